@@ -1,0 +1,23 @@
+# Make targets are shortcuts for the commands CI runs (.ci/run).
+.PHONY: test lint fuzz bench build run
+
+test:
+	go test -race ./...
+
+lint:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	go mod tidy -diff
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+fuzz:
+	go test -run NONE -fuzz FuzzVerify -fuzztime 30s ./internal/verify
+
+bench:
+	go test -run NONE -bench . -benchmem ./internal/verify ./cmd/webhookd
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/ ./cmd/...
+
+run:
+	go run ./cmd/webhookd --dev
