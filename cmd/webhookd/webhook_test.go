@@ -457,3 +457,21 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 }
+
+func TestExpiredKeyIsRejected(t *testing.T) {
+	h := newHarness(t)
+	body := syncUpdates(t, "item-1")
+	if err := h.sim.ExpireKey(h.sim.CurrentKeyID()); err != nil {
+		t.Fatal(err)
+	}
+	// The simulator keeps signing with the expired key until it rotates.
+	if status, resp := h.post(body, h.sim.SignWebhook(body)); status != http.StatusUnauthorized {
+		t.Fatalf("got %d (%s), want 401", status, resp)
+	}
+	if !strings.Contains(h.metric("webhookd_verify_failures_total"), `reason="expired_key"} 1`) {
+		t.Errorf("expired key not counted:\n%s", h.metric("webhookd_verify_failures_total"))
+	}
+	if !strings.Contains(h.metric("webhookd_key_fetches_total"), `result="expired"} 1`) {
+		t.Errorf("expired key fetch not counted:\n%s", h.metric("webhookd_key_fetches_total"))
+	}
+}
