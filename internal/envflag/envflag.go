@@ -46,77 +46,55 @@ func (s *Set) bad(env, v string, err error) {
 	s.errs = append(s.errs, fmt.Errorf("environment %s=%q: %w", env, v, err))
 }
 
+// fromEnv returns the parsed value of env, or def when env is unset or bad
+// (a bad value is recorded for Parse to report).
+func fromEnv[T any](s *Set, env string, def T, parse func(string) (T, error)) T {
+	v, ok := s.lookup(env)
+	if !ok {
+		return def
+	}
+	parsed, err := parse(v)
+	if err != nil {
+		s.bad(env, v, err)
+		return def
+	}
+	return parsed
+}
+
+func parseString(v string) (string, error) { return v, nil }
+
+func parseInt64(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }
+
+func parseFloat64(v string) (float64, error) { return strconv.ParseFloat(v, 64) }
+
 // String binds a string flag.
 func (s *Set) String(p *string, name, env, def, usage string) {
-	if v, ok := s.lookup(env); ok {
-		def = v
-	}
-	s.fs.StringVar(p, name, def, help(usage, env))
+	s.fs.StringVar(p, name, fromEnv(s, env, def, parseString), help(usage, env))
 }
 
 // Bool binds a boolean flag.
 func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
-	if v, ok := s.lookup(env); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			s.bad(env, v, err)
-		} else {
-			def = b
-		}
-	}
-	s.fs.BoolVar(p, name, def, help(usage, env))
+	s.fs.BoolVar(p, name, fromEnv(s, env, def, strconv.ParseBool), help(usage, env))
 }
 
 // Int binds an int flag.
 func (s *Set) Int(p *int, name, env string, def int, usage string) {
-	if v, ok := s.lookup(env); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			s.bad(env, v, err)
-		} else {
-			def = n
-		}
-	}
-	s.fs.IntVar(p, name, def, help(usage, env))
+	s.fs.IntVar(p, name, fromEnv(s, env, def, strconv.Atoi), help(usage, env))
 }
 
 // Int64 binds an int64 flag.
 func (s *Set) Int64(p *int64, name, env string, def int64, usage string) {
-	if v, ok := s.lookup(env); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			s.bad(env, v, err)
-		} else {
-			def = n
-		}
-	}
-	s.fs.Int64Var(p, name, def, help(usage, env))
+	s.fs.Int64Var(p, name, fromEnv(s, env, def, parseInt64), help(usage, env))
 }
 
 // Float64 binds a float64 flag.
 func (s *Set) Float64(p *float64, name, env string, def float64, usage string) {
-	if v, ok := s.lookup(env); ok {
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			s.bad(env, v, err)
-		} else {
-			def = n
-		}
-	}
-	s.fs.Float64Var(p, name, def, help(usage, env))
+	s.fs.Float64Var(p, name, fromEnv(s, env, def, parseFloat64), help(usage, env))
 }
 
 // Duration binds a time.Duration flag.
 func (s *Set) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
-	if v, ok := s.lookup(env); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			s.bad(env, v, err)
-		} else {
-			def = d
-		}
-	}
-	s.fs.DurationVar(p, name, def, help(usage, env))
+	s.fs.DurationVar(p, name, fromEnv(s, env, def, time.ParseDuration), help(usage, env))
 }
 
 // Parse parses args and reports bad environment values and flags together.
