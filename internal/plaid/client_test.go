@@ -19,7 +19,7 @@ const testSecret = "s3cr3t-do-not-leak"
 
 func newTestClient(t *testing.T, baseURL string) *Client {
 	t.Helper()
-	c, err := NewClient(Config{BaseURL: baseURL, ClientID: "client-1", Secret: testSecret})
+	c, err := NewClient(Config{BaseURL: baseURL, ClientID: "client-1", Secret: testSecret, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // ErrTransport is wrapped by every error that means no complete answer came
@@ -52,10 +53,15 @@ type Error struct {
 	RequiredAccountSubtypes []string `json:"required_account_subtypes,omitempty"`
 	ProvidedAccountSubtypes []string `json:"provided_account_subtypes,omitempty"`
 
-	// HTTPStatus is the status of the response that carried the error.
+	// HTTPStatus is the status of the response that carried the error; 0
+	// for an error embedded in a webhook or another response.
 	HTTPStatus int `json:"-"`
 	// Endpoint is the API path that was called, e.g. "/transactions/sync".
 	Endpoint string `json:"-"`
+	// RetryAfter is the delay the response's Retry-After header asked for,
+	// 0 if it had none. Plaid does not document sending one; the client
+	// honours it when it does (see Config.MaxBackoff).
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Error reports endpoint, status, type, code, message and request id, e.g.

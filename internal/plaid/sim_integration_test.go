@@ -22,8 +22,9 @@ import (
 var testNow = time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC)
 
 // setup starts a simulator on a loopback port and a client for it whose
-// every exchange goes through specTransport.
-func setup(t *testing.T, secret string) (*plaidsim.Sim, *plaid.Client) {
+// every exchange goes through specTransport. Retries pause 1–2 ms; opts
+// adjust the client's Config further.
+func setup(t *testing.T, secret string, opts ...func(*plaid.Config)) (*plaidsim.Sim, *plaid.Client) {
 	t.Helper()
 	sim, err := plaidsim.New(plaidsim.Options{Now: func() time.Time { return testNow }})
 	if err != nil {
@@ -31,7 +32,8 @@ func setup(t *testing.T, secret string) (*plaidsim.Sim, *plaid.Client) {
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	client, err := plaid.NewClient(plaid.Config{
+	t.Cleanup(func() { sim.Close() })
+	cfg := plaid.Config{
 		BaseURL:  srv.URL,
 		ClientID: plaidsim.DefaultClientID,
 		Secret:   secret,
@@ -39,12 +41,21 @@ func setup(t *testing.T, secret string) (*plaidsim.Sim, *plaid.Client) {
 			Timeout:   5 * time.Second,
 			Transport: specTransport(t, http.DefaultTransport),
 		},
-	})
+		InitialBackoff: time.Millisecond,
+		MaxBackoff:     2 * time.Millisecond,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	client, err := plaid.NewClient(cfg)
 	if err != nil {
 		t.Fatalf("plaid.NewClient: %v", err)
 	}
 	return sim, client
 }
+
+// noRetries makes a client give up after its first attempt.
+func noRetries(c *plaid.Config) { c.MaxAttempts = 1 }
 
 func TestGetWebhookVerificationKeyFromSim(t *testing.T) {
 	sim, client := setup(t, plaidsim.DefaultSecret)
@@ -105,7 +116,7 @@ func TestSimErrorsThroughClient(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sim, client := setup(t, tc.secret)
+			sim, client := setup(t, tc.secret, noRetries)
 			kid := tc.kid
 			if kid == "" {
 				kid = sim.CurrentKeyID()

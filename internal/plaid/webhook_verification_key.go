@@ -34,7 +34,10 @@ type WebhookVerificationKeyGetResponse struct {
 	RequestID string       `json:"request_id"`
 }
 
-type webhookVerificationKeyGetRequest struct {
+// WebhookVerificationKeyGetRequest is the body of
+// /webhook_verification_key/get.
+type WebhookVerificationKeyGetRequest struct {
+	// KeyID is the kid from the Plaid-Verification token's header.
 	KeyID string `json:"key_id"`
 }
 
@@ -48,7 +51,7 @@ func (c *Client) GetWebhookVerificationKey(ctx context.Context, keyID string) (*
 		return nil, errors.New("plaid /webhook_verification_key/get: key id is required")
 	}
 	var out WebhookVerificationKeyGetResponse
-	if err := c.call(ctx, "/webhook_verification_key/get", webhookVerificationKeyGetRequest{KeyID: keyID}, &out); err != nil {
+	if err := c.call(ctx, epWebhookVerificationKeyGet, WebhookVerificationKeyGetRequest{KeyID: keyID}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
