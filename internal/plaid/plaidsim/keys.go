@@ -1,7 +1,6 @@
 package plaidsim
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -72,36 +71,20 @@ type webhookVerificationKeyGetResponse struct {
 	RequestID string         `json:"request_id"`
 }
 
-// webhookVerificationKeyGet serves POST /webhook_verification_key/get.
-func (s *Sim) webhookVerificationKeyGet(w http.ResponseWriter, r *http.Request, body []byte) {
-	fields := s.readPlaidRequest(w, r, body)
-	if fields == nil {
-		return
-	}
-	if !checkFields(w, fields, []string{"key_id"}, []string{"key_id"}) {
-		return
-	}
-	var kid string
-	_ = json.Unmarshal(fields["key_id"], &kid) // checkFields made sure it is a string
+func (r *webhookVerificationKeyGetResponse) setRequestID(id string) { r.RequestID = id }
 
-	s.mu.Lock()
-	k, ok := s.keys[kid]
-	var jwk verifytest.JWK
-	if ok {
-		jwk = k.signer.JWK(k.expiredAt)
+// webhookVerificationKeyGet serves POST /webhook_verification_key/get.
+func (s *Sim) webhookVerificationKeyGet(c *call) (any, *Error) {
+	var req struct {
+		KeyID string `json:"key_id"`
 	}
-	s.mu.Unlock()
+	if err := decodeRequest(c.body, &req); err != nil {
+		return nil, err
+	}
+	k, ok := s.keys[req.KeyID]
 	if !ok {
-		writeError(w, http.StatusBadRequest, &PlaidError{
-			ErrorType:    "INVALID_INPUT",
-			ErrorCode:    "INVALID_WEBHOOK_VERIFICATION_KEY_ID",
-			ErrorMessage: "invalid key_id provided. note that key_ids are specific to Plaid environments, and verification requests must be made to the same environment that the webhook was sent from",
-		})
-		return
+		return nil, newError(http.StatusBadRequest, "INVALID_INPUT", "INVALID_WEBHOOK_VERIFICATION_KEY_ID",
+			"invalid key_id provided. note that key_ids are specific to Plaid environments, and verification requests must be made to the same environment that the webhook was sent from")
 	}
-	resp := webhookVerificationKeyGetResponse{Key: jwk, RequestID: newRequestID()}
-	if rec, ok := w.(*statusRecorder); ok {
-		rec.requestID = resp.RequestID
-	}
-	writeJSON(w, http.StatusOK, resp)
+	return &webhookVerificationKeyGetResponse{Key: k.signer.JWK(k.expiredAt)}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -23,9 +22,10 @@ const (
 	DefaultSecret   = "test_secret"
 )
 
-// maxRequestBytes caps request bodies. Plaid does not document a limit; every
-// request this simulator understands is tiny.
-const maxRequestBytes = 1 << 20
+// maxRequestBytes caps request bodies. Plaid does not document a limit; the
+// largest request this simulator understands (a /sim/ batch of
+// transactions) is far smaller.
+const maxRequestBytes = 8 << 20
 
 // Options configures a Sim.
 type Options struct {
@@ -33,29 +33,66 @@ type Options struct {
 	// DefaultClientID and DefaultSecret.
 	ClientID string
 	Secret   string
-	// Now is the Sim's clock (key created_at/expired_at, token iat).
-	// Default time.Now.
+	// Now is the Sim's clock: key created_at/expired_at, token iat, rate
+	// limit windows, the "today" of generated histories and the dates
+	// /sandbox/transactions/create accepts. Default time.Now.
 	Now func() time.Time
-	// Logger receives one Debug line per request. Default: discard.
+	// Logger receives one Debug line per request and the delivery engine's
+	// lines. Default: discard.
 	Logger *slog.Logger
+	// Seed makes item content reproducible: an item's ids, accounts,
+	// transactions and streams depend only on Seed, the item's ordinal
+	// (0 for the first item the Sim creates, then 1, ...), its username,
+	// its requested size and the day it is created.
+	Seed int64
+	// TimeFactor divides every simulated delay: webhook retries (30 s·4^k)
+	// and readiness delays. Default 1 (real time); 60 makes a minute a
+	// second.
+	TimeFactor float64
+	// RateLimits turns on Plaid's Sandbox rate limits (per Item and per
+	// client, per minute of the Sim's clock). Off by default.
+	RateLimits bool
+	// HTTPClient delivers webhooks. Nil: a client with Plaid's 10 s
+	// timeout that follows no redirects.
+	HTTPClient *http.Client
 }
 
-// Sim simulates Plaid. Create one with New.
+// Sim simulates Plaid. Create one with New and Close it when done: it
+// starts goroutines for readiness timers and webhook deliveries.
 type Sim struct {
-	clientID string
-	secret   string
-	now      func() time.Time
-	logger   *slog.Logger
+	clientID   string
+	secret     string
+	now        func() time.Time
+	logger     *slog.Logger
+	seed       int64
+	timeFactor float64
+	rateLimits bool
 	// deliver posts signed webhooks for /sim/webhooks/send. Its 10 s
 	// timeout is Plaid's: a receiver that has not answered by then has
 	// failed the delivery.
-	deliver *http.Client
+	deliver   *http.Client
+	sender    *webhookSender
+	endpoints map[string]*endpoint
+	routes    []simRoute
 
 	mu         sync.Mutex
 	keys       map[string]*signingKey
 	current    string // kid that signs new webhooks
 	faults     map[string][]*Fault
 	keyFetches int
+
+	gen             *generator
+	nextOrdinal     int
+	items           map[string]*item
+	itemOrder       []*item
+	accessTokens    map[string]*item
+	publicTokens    map[string]*item
+	processorTokens map[string]*processorToken
+	users           map[string][]*item
+	windows         map[string]*window
+	timers          map[*simTimer]struct{}
+	closed          bool
+	timerWG         sync.WaitGroup
 }
 
 type signingKey struct {
@@ -63,16 +100,27 @@ type signingKey struct {
 	expiredAt *time.Time
 }
 
-// New returns a Sim with one current signing key.
+// New returns a Sim with one current signing key. The caller must Close it.
 func New(opts Options) (*Sim, error) {
 	s := &Sim{
-		clientID: opts.ClientID,
-		secret:   opts.Secret,
-		now:      opts.Now,
-		logger:   opts.Logger,
-		deliver:  &http.Client{Timeout: webhookTimeout},
-		keys:     make(map[string]*signingKey),
-		faults:   make(map[string][]*Fault),
+		clientID:        opts.ClientID,
+		secret:          opts.Secret,
+		now:             opts.Now,
+		logger:          opts.Logger,
+		seed:            opts.Seed,
+		timeFactor:      opts.TimeFactor,
+		rateLimits:      opts.RateLimits,
+		deliver:         &http.Client{Timeout: webhookTimeout},
+		keys:            make(map[string]*signingKey),
+		faults:          make(map[string][]*Fault),
+		gen:             newGenerator(),
+		items:           make(map[string]*item),
+		accessTokens:    make(map[string]*item),
+		publicTokens:    make(map[string]*item),
+		processorTokens: make(map[string]*processorToken),
+		users:           make(map[string][]*item),
+		windows:         make(map[string]*window),
+		timers:          make(map[*simTimer]struct{}),
 	}
 	if s.clientID == "" {
 		s.clientID = DefaultClientID
@@ -86,10 +134,82 @@ func New(opts Options) (*Sim, error) {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	if !(s.timeFactor > 0) {
+		s.timeFactor = 1
+	}
+	s.endpoints = plaidEndpoints()
+	s.routes = simRoutes()
 	if _, err := s.RotateKey(); err != nil {
 		return nil, err
 	}
+	s.sender = newWebhookSender(senderOptions{
+		Sign:       s.SignWebhook,
+		Client:     opts.HTTPClient,
+		TimeFactor: s.timeFactor,
+		Logger:     s.logger,
+	})
 	return s, nil
+}
+
+// Close stops the readiness timers and the webhook deliveries (pending
+// retries are dropped, attempts in flight aborted) and waits until no
+// goroutine the Sim started is left. The Sim still answers requests after
+// Close but sends no more webhooks. Close is idempotent.
+func (s *Sim) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for t := range s.timers {
+		s.cancelTimer(t)
+	}
+	s.mu.Unlock()
+	s.timerWG.Wait()
+	s.sender.Close()
+	s.deliver.CloseIdleConnections()
+	return nil
+}
+
+// scaled divides a simulated delay by the time factor.
+func (s *Sim) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / s.timeFactor)
+}
+
+// simTimer is a timer whose callback the Sim waits for on Close.
+type simTimer struct{ t *time.Timer }
+
+// schedule runs f after d, unless the timer is cancelled or the Sim closed
+// first. Call it with s.mu held; f runs without it.
+func (s *Sim) schedule(d time.Duration, f func()) *simTimer {
+	if s.closed {
+		return nil
+	}
+	st := &simTimer{}
+	s.timers[st] = struct{}{}
+	s.timerWG.Add(1)
+	st.t = time.AfterFunc(d, func() {
+		defer s.timerWG.Done()
+		s.mu.Lock()
+		_, live := s.timers[st]
+		delete(s.timers, st)
+		s.mu.Unlock()
+		if live {
+			f()
+		}
+	})
+	return st
+}
+
+// cancelTimer stops st. Call it with s.mu held.
+func (s *Sim) cancelTimer(st *simTimer) {
+	if st == nil {
+		return
+	}
+	if _, ok := s.timers[st]; !ok {
+		return
+	}
+	delete(s.timers, st)
+	if st.t.Stop() {
+		s.timerWG.Done()
+	}
 }
 
 // ServeHTTP answers Plaid API requests and the simulator's /sim/ endpoints.
@@ -101,8 +221,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"method", r.Method, "path", r.URL.Path, "status", rw.status,
 			"plaid_request_id", rw.requestID, "duration", time.Since(start))
 	}()
-
-	handle, keyFetch, ok := handler(r.URL.Path)
+	if strings.HasPrefix(r.URL.Path, "/sim/") {
+		s.serveSim(rw, r)
+		return
+	}
+	ep, ok := s.endpoints[r.URL.Path]
 	if !ok {
 		writeError(rw, http.StatusNotFound, errNotFound())
 		return
@@ -117,7 +240,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	if keyFetch {
+	if ep.keyFetch {
 		s.mu.Lock()
 		s.keyFetches++
 		s.mu.Unlock()
@@ -129,29 +252,12 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rw, http.StatusBadRequest, errInvalidBody())
 		return
 	}
-	if f := s.takeFault(r.URL.Path); f != nil {
-		if !sleep(r, f.Delay) {
-			return // the caller gave up
-		}
-		if f.Status != 0 {
-			writeError(rw, f.Status, f.plaidError())
+	if f := s.takeFault(r.URL.Path, nil); f != nil {
+		if !s.applyFault(rw, r, f) {
 			return
 		}
 	}
-	handle(s, rw, r, body)
-}
-
-// handler returns the handler for path, and whether requests to it count as
-// key fetches.
-func handler(path string) (h func(*Sim, http.ResponseWriter, *http.Request, []byte), keyFetch, ok bool) {
-	switch path {
-	case "/webhook_verification_key/get":
-		return (*Sim).webhookVerificationKeyGet, true, true
-	case "/sim/webhooks/send":
-		return (*Sim).simWebhooksSend, false, true
-	default:
-		return nil, false, false
-	}
+	s.servePlaid(rw, r, ep, body)
 }
 
 // sleep waits d or until the request is cancelled; it reports whether the
@@ -171,32 +277,24 @@ func sleep(r *http.Request, d time.Duration) bool {
 }
 
 // readPlaidRequest reads a Plaid API request body as a JSON object and checks
-// the credentials. On failure it has already written Plaid's error answer and
-// returns nil.
+// the credentials. On failure it returns Plaid's error answer.
 //
 // Order of checks (Plaid does not document it): body parses as a JSON object
 // (INVALID_BODY), then credentials (INVALID_API_KEYS), then the endpoint's
 // fields (UNKNOWN_FIELDS, MISSING_FIELDS, INVALID_FIELD) — so an
 // unauthenticated caller learns nothing about the request schema.
-func (s *Sim) readPlaidRequest(w http.ResponseWriter, r *http.Request, raw []byte) map[string]json.RawMessage {
+func (s *Sim) readPlaidRequest(r *http.Request, raw []byte) (map[string]json.RawMessage, *Error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusBadRequest, errInvalidBody())
-		return nil
+		return nil, &Error{Status: http.StatusBadRequest, Body: *errInvalidBody()}
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-		writeError(w, http.StatusBadRequest, errInvalidBody())
-		return nil
+		return nil, &Error{Status: http.StatusBadRequest, Body: *errInvalidBody()}
 	}
 	if !s.authenticated(r, fields) {
-		writeError(w, http.StatusBadRequest, &PlaidError{
-			ErrorType:    "INVALID_INPUT",
-			ErrorCode:    "INVALID_API_KEYS",
-			ErrorMessage: "invalid client_id or secret provided",
-		})
-		return nil
+		return nil, errCode("INVALID_API_KEYS")
 	}
-	return fields
+	return fields, nil
 }
 
 // authenticated checks client_id and secret. Plaid accepts them in the
@@ -227,71 +325,24 @@ func credential(header string, body json.RawMessage) (string, bool) {
 	return v, true
 }
 
-// checkFields enforces an endpoint's request schema: every field known,
-// every required field present and a non-empty string. allowed lists the
-// endpoint's fields besides client_id and secret. On failure it writes
-// Plaid's error and returns false.
-func checkFields(w http.ResponseWriter, fields map[string]json.RawMessage, allowed, required []string) bool {
-	known := map[string]bool{"client_id": true, "secret": true}
-	for _, f := range allowed {
-		known[f] = true
-	}
-	var unknown []string
-	for f := range fields {
-		if !known[f] {
-			unknown = append(unknown, f)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		writeError(w, http.StatusBadRequest, &PlaidError{
-			ErrorType:    "INVALID_REQUEST",
-			ErrorCode:    "UNKNOWN_FIELDS",
-			ErrorMessage: "the following fields are not recognized by this endpoint: " + strings.Join(unknown, ", "),
-		})
-		return false
-	}
-	var missing []string
-	for _, f := range required {
-		raw, ok := fields[f]
-		if !ok || string(raw) == "null" || string(raw) == `""` {
-			missing = append(missing, f)
-			continue
-		}
-		var v string
-		if err := json.Unmarshal(raw, &v); err != nil {
-			writeError(w, http.StatusBadRequest, &PlaidError{
-				ErrorType:    "INVALID_REQUEST",
-				ErrorCode:    "INVALID_FIELD",
-				ErrorMessage: f + " must be a string",
-			})
-			return false
-		}
-	}
-	if len(missing) > 0 {
-		writeError(w, http.StatusBadRequest, &PlaidError{
-			ErrorType:    "INVALID_REQUEST",
-			ErrorCode:    "MISSING_FIELDS",
-			ErrorMessage: "the following required fields are missing: " + strings.Join(missing, ", "),
-		})
-		return false
-	}
-	return true
-}
+const alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// newRequestID returns an id shaped like Plaid's request_id: 15 alphanumeric
-// characters.
-func newRequestID() string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 15)
+// randomString returns n random alphanumerics (crypto/rand).
+func randomString(n int) string {
+	b := make([]byte, n)
 	rand.Read(b) // never fails (crypto/rand)
 	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
+		b[i] = alphanumerics[int(b[i])%len(alphanumerics)]
 	}
 	return string(b)
 }
 
-// newUUID returns a random (version 4) UUID, the shape of Plaid's key ids.
+// newRequestID returns an id shaped like Plaid's request_id: 15 alphanumeric
+// characters.
+func newRequestID() string { return randomString(15) }
+
+// newUUID returns a random (version 4) UUID, the shape of Plaid's key ids
+// and of the identifier part of its tokens.
 func newUUID() string {
 	var b [16]byte
 	rand.Read(b[:]) // never fails (crypto/rand)
@@ -300,7 +351,7 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// writeJSON writes v as a 200 response. Plaid-style bodies always carry a
+// writeJSON writes v as the response. Plaid-style bodies always carry a
 // request_id, which the caller has put in v.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)

@@ -32,7 +32,10 @@ func newSim(t *testing.T) (*Sim, *httptest.Server) {
 		t.Fatalf("New: %v", err)
 	}
 	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.Close()
+		sim.Close()
+	})
 	return sim, srv
 }
 
