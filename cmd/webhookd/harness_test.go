@@ -250,7 +250,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// failKeyEndpoint makes Plaid's next key fetch answer 500.
+// failKeyEndpoint makes Plaid's key endpoint answer 500 more often than the
+// client retries.
 func (h *harness) failKeyEndpoint() {
-	h.sim.InjectFault("/webhook_verification_key/get", plaidsim.Fault{Count: 1, Status: http.StatusInternalServerError})
+	h.sim.InjectFault("/webhook_verification_key/get", plaidsim.Fault{Count: 100, Status: http.StatusInternalServerError})
 }

@@ -408,12 +408,12 @@ func TestKeyEndpointProblemsAnswer503(t *testing.T) {
 		{
 			name:   "key endpoint times out",
 			option: func(c *Config, _ *hooks) { c.Plaid.KeyFetchTimeout = 50 * time.Millisecond },
-			fault:  &plaidsim.Fault{Delay: 10 * time.Second},
+			fault:  &plaidsim.Fault{Count: 100, Delay: 10 * time.Second},
 		},
 		{
 			name:   "key endpoint rate limited",
 			option: func(*Config, *hooks) {},
-			fault:  &plaidsim.Fault{Status: http.StatusTooManyRequests},
+			fault:  &plaidsim.Fault{Count: 100, Status: http.StatusTooManyRequests},
 		},
 	}
 	for _, tt := range tests {
