@@ -42,8 +42,9 @@ type app struct {
 	ready    *readiness
 	nc       *nats.Conn
 	embedded *embednats.Server
-	dev      *http.Server // the Plaid simulator in --dev mode
+	dev      *http.Server // serves devSim in --dev mode
 	devLn    net.Listener
+	devSim   *plaidsim.Sim
 	verifier *verify.Verifier
 }
 
@@ -250,6 +251,11 @@ func (a *app) closeAll(ctx context.Context) error {
 		a.embedded.Shutdown()
 	}
 	shutdown(a.dev, a.devLn)
+	if a.devSim != nil {
+		if err := a.devSim.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("plaid simulator: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -260,6 +266,7 @@ func (a *app) startDevPlaid(now func() time.Time) error {
 	if err != nil {
 		return err
 	}
+	a.devSim = sim
 	if a.devLn, err = net.Listen("tcp", a.cfg.Dev.PlaidListen); err != nil {
 		return fmt.Errorf("plaid simulator listener: %w", err)
 	}

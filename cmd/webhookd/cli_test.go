@@ -85,6 +85,7 @@ func TestVerifyCommandFetchesKeyFromPlaid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = sim.Close() })
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	body := syncUpdates(t, "item-live")
@@ -160,6 +161,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = sim.Close() })
 	simSrv := httptest.NewServer(sim)
 	defer simSrv.Close()
 	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})

@@ -57,6 +57,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		t.Fatal(err)
 	}
 	h.sim = sim
+	t.Cleanup(func() { _ = sim.Close() })
 	simServer := httptest.NewServer(sim)
 	t.Cleanup(simServer.Close)
 	h.simURL = simServer.URL
