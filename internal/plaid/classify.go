@@ -119,6 +119,9 @@ var codeClasses = map[string]Class{
 	"ITEM_CONCURRENTLY_DELETED":       ClassGone,
 	"INSTITUTION_NO_LONGER_SUPPORTED": ClassGone,
 	"USER_PERMISSION_REVOKED":         ClassGone,
+	// The account behind a processor token or an account_id stream is gone
+	// (closed or churned): drop that (account, cursor) stream (REFERENCE §D.2).
+	"INVALID_ACCOUNT_ID": ClassGone,
 
 	// Our configuration.
 	"INVALID_API_KEYS":          ClassBug,

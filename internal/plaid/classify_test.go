@@ -66,6 +66,7 @@ func TestClassify(t *testing.T) {
 
 		// Gone.
 		{name: "ITEM_NOT_FOUND", err: plaidErr(400, "ITEM_ERROR", "ITEM_NOT_FOUND"), want: plaid.ClassGone},
+		{name: "INVALID_ACCOUNT_ID", err: plaidErr(400, "INVALID_INPUT", "INVALID_ACCOUNT_ID"), want: plaid.ClassGone},
 		{name: "INVALID_ACCESS_TOKEN", err: plaidErr(400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN"), want: plaid.ClassGone},
 		{name: "INVALID_PROCESSOR_TOKEN", err: plaidErr(400, "INVALID_INPUT", "INVALID_PROCESSOR_TOKEN"), want: plaid.ClassGone},
 		{name: "ITEM_CONCURRENTLY_DELETED", err: plaidErr(400, "ITEM_ERROR", "ITEM_CONCURRENTLY_DELETED"), want: plaid.ClassGone},
@@ -90,7 +91,6 @@ func TestClassify(t *testing.T) {
 
 		// Unknown.
 		{name: "PRODUCTS_NOT_SUPPORTED", err: plaidErr(400, "ITEM_ERROR", "PRODUCTS_NOT_SUPPORTED"), want: plaid.ClassUnknown},
-		{name: "INVALID_ACCOUNT_ID", err: plaidErr(400, "INVALID_INPUT", "INVALID_ACCOUNT_ID"), want: plaid.ClassUnknown},
 		{name: "unknown code with 400", err: plaidErr(400, "NEW_ERROR_TYPE", "NEW_CODE"), want: plaid.ClassUnknown},
 	}
 	for _, tc := range tests {

@@ -250,7 +250,7 @@ func TestClassifyAgainstSim(t *testing.T) {
 		{"ITEM_CONCURRENTLY_DELETED", plaid.ClassGone},
 		{"USER_PERMISSION_REVOKED", plaid.ClassGone},
 		{"INVALID_API_KEYS", plaid.ClassBug},
-		{"INVALID_ACCOUNT_ID", plaid.ClassUnknown},
+		{"INVALID_ACCOUNT_ID", plaid.ClassGone},
 	}
 	sim, client := setup(t, plaidsim.DefaultSecret, noRetries)
 	token, itemID := linkItem(t, client, plaid.SandboxUserGood)

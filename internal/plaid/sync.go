@@ -193,9 +193,10 @@ func syncPass(ctx context.Context, startCursor string, count int,
 		if !p.hasMore {
 			return u, nil
 		}
-		if p.nextCursor == cursor {
+		if p.nextCursor == cursor || p.nextCursor == "" {
 			// Plaid promised more but gave no new position; asking again
-			// would loop forever.
+			// would loop forever, and "" would restart from the whole
+			// history.
 			return nil, fmt.Errorf("plaid: sync page (request_id %s) has has_more true but did not advance the cursor", p.requestID)
 		}
 		cursor = p.nextCursor

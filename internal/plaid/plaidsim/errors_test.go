@@ -322,3 +322,55 @@ func TestItemFaults(t *testing.T) {
 	e.simOK(http.MethodDelete, "/sim/faults", nil, nil)
 	e.ok("/item/get", sync(a.AccessToken), nil)
 }
+
+// TestDelayFaultLostAnswerStillActs: a Delay fault without a status stands
+// for an answer lost on the way back, so the call takes effect even though
+// the caller gave up, as a timed-out /transactions/refresh or
+// /item/public_token/exchange may well have at Plaid. A client that retries
+// such a call after a timeout must meet the consequences here too.
+func TestDelayFaultLostAnswerStillActs(t *testing.T) {
+	sim, srv := newSim(t)
+	item, err := sim.CreateItem(ItemOptions{Username: userDynamic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := sim.Item(item.ItemID)
+	for _, f := range []Fault{{Delay: time.Hour}, {Delay: time.Hour, ItemID: item.ItemID}} {
+		if err := sim.InjectFault("/transactions/refresh", f); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/transactions/refresh",
+			strings.NewReader(`{"access_token":"`+item.AccessToken+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range goodCreds {
+			req.Header.Set(k, v)
+		}
+		if _, err := http.DefaultClient.Do(req); err == nil {
+			t.Fatal("request with a 1h delay fault succeeded")
+		}
+		cancel()
+		// The handler may still be on its way when the caller gives up.
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if st, _ := sim.Item(item.ItemID); st.Head > before.Head {
+				break
+			}
+		}
+		st, _ := sim.Item(item.ItemID)
+		if st.Head <= before.Head {
+			t.Fatalf("fault %+v: head %d → %d: the refresh whose answer was lost did not happen", f, before.Head, st.Head)
+		}
+		before = st
+	}
+	after, _ := sim.Item(item.ItemID)
+	// Two refreshes: the second posted the first's pending transactions.
+	var pending int
+	for _, tx := range after.Transactions {
+		if tx.Pending {
+			pending++
+		}
+	}
+	if pending == 0 || pending > 3 {
+		t.Errorf("%d pending transactions after two refreshes, want 1–3 (the second refresh's)", pending)
+	}
+}

@@ -29,7 +29,10 @@ type Fault struct {
 	// it sets Error and, if Status is 0, Status to Plaid's own.
 	ErrorCode string `json:"error_code,omitempty"`
 	// Delay holds the answer back this long (or until the caller gives up).
-	// With Status 0 the normal response follows the delay.
+	// With Status 0 the request takes effect at once and only its normal
+	// answer is held, so a caller that gives up has lost the answer of a
+	// call Plaid carried out (a refresh done, a public token exchanged); with
+	// a Status the error follows the delay and nothing is done.
 	Delay time.Duration `json:"-"`
 	// ItemID scopes the fault to requests about one item.
 	ItemID string `json:"item_id,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // tokenKind says which token a Plaid endpoint is called with.
@@ -151,13 +152,24 @@ func plaidEndpoints() map[string]*endpoint {
 // token, item-scoped faults, rate limits and sticky item errors, then the
 // endpoint's handler, and sends the webhooks the handler queued once the
 // Sim's lock is released.
-func (s *Sim) servePlaid(w http.ResponseWriter, r *http.Request, ep *endpoint, body []byte) {
+//
+// hold (and a Delay fault without a status) delays the answer, not the
+// work: the request takes effect at once and only its answer is held back,
+// so a caller that gives up meets what Plaid's lost answers leave behind —
+// a refresh that happened, a public token already exchanged, an Item
+// already removed.
+func (s *Sim) servePlaid(w http.ResponseWriter, r *http.Request, ep *endpoint, body []byte, hold time.Duration) {
+	answer := func(err *Error) {
+		if sleep(r, hold) {
+			writeErr(w, err)
+		}
+	}
 	fields, err := s.readPlaidRequest(r, body)
 	if err == nil {
 		err = checkRequest(fields, ep.schema)
 	}
 	if err != nil {
-		writeErr(w, err)
+		answer(err)
 		return
 	}
 	c := &call{r: r, body: body, fields: fields}
@@ -171,11 +183,15 @@ func (s *Sim) servePlaid(w http.ResponseWriter, r *http.Request, ep *endpoint, b
 		}
 		s.mu.Unlock()
 		if err != nil {
-			writeErr(w, err)
+			answer(err)
 			return
 		}
-		if f != nil && !s.applyFault(w, r, f) {
-			return
+		if f != nil {
+			if f.Status == 0 {
+				hold += f.Delay
+			} else if !s.applyFault(w, r, f) {
+				return
+			}
 		}
 	}
 
@@ -185,8 +201,11 @@ func (s *Sim) servePlaid(w http.ResponseWriter, r *http.Request, ep *endpoint, b
 	s.mu.Unlock()
 	s.send(out)
 	if err != nil {
-		writeErr(w, err)
+		answer(err)
 		return
+	}
+	if !sleep(r, hold) {
+		return // the caller gave up; the work is done all the same
 	}
 	if v, ok := resp.(requestIDSetter); ok {
 		id := newRequestID()

@@ -252,12 +252,17 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rw, http.StatusBadRequest, errInvalidBody())
 		return
 	}
+	var hold time.Duration
 	if f := s.takeFault(r.URL.Path, nil); f != nil {
-		if !s.applyFault(rw, r, f) {
+		if f.Status == 0 {
+			// A lost answer: Plaid does the work, the caller never
+			// hears of it (see servePlaid).
+			hold = f.Delay
+		} else if !s.applyFault(rw, r, f) {
 			return
 		}
 	}
-	s.servePlaid(rw, r, ep, body)
+	s.servePlaid(rw, r, ep, body, hold)
 }
 
 // sleep waits d or until the request is cancelled; it reports whether the
