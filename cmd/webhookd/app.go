@@ -54,12 +54,14 @@ func newApp(ctx context.Context, cfg Config, logOut io.Writer) (*app, error) {
 
 // newAppWithHooks builds every dependency in order. On error, whatever was
 // already started is stopped again.
-func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks) (a *app, err error) {
+func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks) (_ *app, err error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
 	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	a = &app{cfg: cfg, logger: logger}
+	// a is not the named result: "return nil, err" would set that to nil
+	// before the deferred cleanup below reads it.
+	a := &app{cfg: cfg, logger: logger}
 	defer func() {
 		if err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -130,7 +132,7 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 	var m *metrics
 	a.verifier = verify.New(&plaidKeys{client: plaidClient, timeout: cfg.Plaid.KeyFetchTimeout, logger: logger.With("component", "keys")}, verify.Options{
 		MaxAge:          cfg.Verify.MaxTokenAge,
-		MaxFutureSkew:   cfg.Verify.MaxFutureSkew,
+		MaxFutureSkew:   verifySkew(cfg.Verify.MaxFutureSkew),
 		Now:             h.now,
 		RecheckInterval: cfg.Verify.KeyRecheckInterval,
 		NegativeTTL:     cfg.Verify.UnknownKeyTTL,
@@ -236,6 +238,11 @@ func (a *app) closeAll(ctx context.Context) error {
 			if err := srv.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 			}
+			// Shutdown closes only the listeners Serve was called with; a
+			// server that never served (newApp failed) still holds ln.
+			if ln != nil {
+				_ = ln.Close() // already closed if it was served
+			}
 		case ln != nil:
 			_ = ln.Close() // never served; nothing in flight
 		}
@@ -275,6 +282,15 @@ func (a *app) startDevPlaid(now func() time.Time) error {
 		"try", fmt.Sprintf(`curl -s -X POST http://%s/sim/webhooks/send -d '{"url":"http://%s/plaid/webhook","body":{"webhook_type":"TRANSACTIONS","webhook_code":"SYNC_UPDATES_AVAILABLE","item_id":"item-demo","environment":"sandbox","initial_update_complete":true,"historical_update_complete":true}}'`,
 			a.devLn.Addr(), loopbackAddr(a.cfg.HTTP.Listen)))
 	return nil
+}
+
+// verifySkew maps the configured future skew to verify.Options, where zero
+// means "the default (5s)": a configured zero means no future iat at all.
+func verifySkew(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func splitHostPort(addr string) (string, int, error) {

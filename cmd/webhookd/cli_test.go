@@ -58,6 +58,8 @@ func TestVerifyCommand(t *testing.T) {
 		wantOut  string
 	}{
 		{"valid with bare jwk", []string{"--body", bodyFile, "--token", token, "--jwk", jwkFile, "--at", iat.Add(time.Minute).Format(time.RFC3339)}, 0, "verdict: VALID"},
+		{"explains the accepted window", []string{"--body", bodyFile, "--token", token, "--jwk", jwkFile, "--at", iat.Format(time.RFC3339)}, 0, "accepted from -5m0s to +5s"},
+		{"zero skew rejects a future iat", []string{"--body", bodyFile, "--token", token, "--jwk", jwkFile, "--at", iat.Add(-time.Second).Format(time.RFC3339), "--max-future-skew", "0"}, 1, "INVALID (future)"},
 		{"valid with key response and unix --at", []string{"--body", bodyFile, "--token", token, "--jwk", responseFile, "--at", strconv.FormatInt(iat.Unix()+10, 10)}, 0, "verdict: VALID"},
 		{"stale at a later time", []string{"--body", bodyFile, "--token", token, "--jwk", jwkFile, "--at", iat.Add(10 * time.Minute).Format(time.RFC3339)}, 1, "INVALID (stale)"},
 		{"re-indented body", []string{"--body", reformatted, "--token", token, "--jwk", jwkFile, "--at", iat.Format(time.RFC3339)}, 1, "INVALID (body_mismatch)"},

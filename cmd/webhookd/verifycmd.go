@@ -110,7 +110,7 @@ Flags:
 	if inspectErr == nil {
 		w.line("token", "alg=%s kid=%s typ=%s", info.Algorithm, info.KeyID, info.Type)
 		age := now.Sub(info.IssuedAt)
-		w.line("issued", "%s (age %s at %s; accepted from -%s to +%s)", info.IssuedAt.UTC().Format(time.RFC3339), age.Round(time.Second), now.UTC().Format(time.RFC3339), skew, maxAge)
+		w.line("issued", "%s (age %s at %s; accepted from -%s to +%s)", info.IssuedAt.UTC().Format(time.RFC3339), age.Round(time.Second), now.UTC().Format(time.RFC3339), maxAge, skew)
 	} else {
 		w.line("token", "cannot be decoded: %v", inspectErr)
 	}
@@ -126,7 +126,7 @@ Flags:
 	}
 	w.line("key", "from %s", keySource)
 
-	v := verify.New(keys, verify.Options{MaxAge: maxAge, MaxFutureSkew: skew, Now: func() time.Time { return now }})
+	v := verify.New(keys, verify.Options{MaxAge: maxAge, MaxFutureSkew: verifySkew(skew), Now: func() time.Time { return now }})
 	if _, err := v.Verify(ctx, token, body); err != nil {
 		w.line("verdict", "INVALID (%s): %v", verify.Reason(err), err)
 		if w.err != nil {

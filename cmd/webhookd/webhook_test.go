@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -473,5 +475,93 @@ func TestExpiredKeyIsRejected(t *testing.T) {
 	}
 	if !strings.Contains(h.metric("webhookd_key_fetches_total"), `result="expired"} 1`) {
 		t.Errorf("expired key fetch not counted:\n%s", h.metric("webhookd_key_fetches_total"))
+	}
+}
+
+// TestZeroFutureSkewRejectsFutureIat: --max-future-skew 0 passes validation
+// and means "no future iat", not verify's 5 s default.
+func TestZeroFutureSkewRejectsFutureIat(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *hooks) { c.Verify.MaxFutureSkew = 0 })
+	body := syncUpdates(t, "item-skew")
+	h.simClock.shift(2 * time.Second) // iat 1-2 s ahead: inside the 5 s default
+	token := h.sim.SignWebhook(body)
+	h.simClock.reset()
+	if status, resp := h.post(body, token); status != http.StatusUnauthorized {
+		t.Fatalf("got %d (%s), want 401", status, resp)
+	}
+	if !strings.Contains(h.metric("webhookd_verify_failures_total"), `reason="future"} 1`) {
+		t.Errorf("future iat not counted:\n%s", h.metric("webhookd_verify_failures_total"))
+	}
+	if n := len(h.messages()); n != 0 {
+		t.Errorf("got %d messages, want 0", n)
+	}
+}
+
+// TestFailedStartReleasesListeners: when newApp fails after the --dev
+// simulator bound its port, the port is released again.
+func TestFailedStartReleasesListeners(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	devAddr := free.Addr().String()
+	free.Close()
+
+	cfg, err := parseConfig([]string{
+		"--dev",
+		"--dev-plaid-listen", devAddr,
+		"--embedded-nats-listen", "127.0.0.1:0",
+		"--embedded-nats-dir", t.TempDir(),
+		"--listen", busy.Addr().String(), // makes newApp fail after the simulator started
+		"--admin-listen", "127.0.0.1:0",
+	}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(context.Background(), cfg, io.Discard)
+	if err == nil {
+		a.closeAll(context.Background())
+		t.Fatal("newApp succeeded on a busy public address")
+	}
+	if !strings.Contains(err.Error(), "public listener") {
+		t.Fatalf("got %v, want the public listener error", err)
+	}
+	ln, err := net.Listen("tcp", devAddr)
+	if err != nil {
+		t.Fatalf("simulator port still held after a failed start: %v", err)
+	}
+	ln.Close()
+}
+
+// TestStartFailsCleanlyWithoutNATS: a startup failure is an error from
+// newApp (exit status 1 from run), not a panic in the cleanup.
+func TestStartFailsCleanlyWithoutNATS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsURL := "nats://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg, err := parseConfig([]string{
+		"--nats-url", natsURL,
+		"--listen", "127.0.0.1:0",
+		"--admin-listen", "127.0.0.1:0",
+		"--plaid-client-id", "c",
+	}, func(k string) string { return map[string]string{"PLAID_SECRET": "s"}[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(context.Background(), cfg, io.Discard)
+	if err == nil {
+		a.closeAll(context.Background())
+		t.Fatal("newApp succeeded without a NATS server")
+	}
+	if !strings.Contains(err.Error(), "connect to nats") {
+		t.Errorf("got %v, want the NATS connect error", err)
 	}
 }
