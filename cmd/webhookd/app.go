@@ -138,6 +138,7 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 		NegativeTTL:     cfg.Verify.UnknownKeyTTL,
 		FetchRate:       cfg.Verify.KeyFetchRate,
 		FetchBurst:      max(1, int(cfg.Verify.KeyFetchRate)),
+		FetchTimeout:    cfg.Plaid.KeyFetchTimeout,
 		OnKeyFetch:      func(result string) { m.keyFetched(result) },
 	})
 	m = newMetrics(reg, a.verifier.CachedKeys)
@@ -215,7 +216,14 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		<-gctx.Done()
-		a.logger.Info("shutting down", "budget", a.cfg.HTTP.ShutdownTimeout.String())
+		a.logger.Info("shutting down", "delay", a.cfg.HTTP.ShutdownDelay.String(), "budget", a.cfg.HTTP.ShutdownTimeout.String())
+		// Fail /readyz first and keep serving for the delay, so load
+		// balancers stop sending before the listener closes.
+		a.ready.draining.Store(true)
+		if d := a.cfg.HTTP.ShutdownDelay; d > 0 && ctx.Err() != nil {
+			t := time.NewTimer(d)
+			<-t.C
+		}
 		// A fresh deadline: ctx is already cancelled.
 		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
 		defer cancel()

@@ -23,6 +23,7 @@ type Config struct {
 		MaxBodyBytes    int64         // WEBHOOKD_MAX_BODY_BYTES: larger bodies get 413
 		PublishTimeout  time.Duration // WEBHOOKD_PUBLISH_TIMEOUT: wait this long for JetStream's PubAck
 		ShutdownTimeout time.Duration // WEBHOOKD_SHUTDOWN_TIMEOUT: budget for finishing in-flight requests
+		ShutdownDelay   time.Duration // WEBHOOKD_SHUTDOWN_DELAY: keep serving this long after /readyz fails
 	}
 	NATS struct {
 		URL           string        // NATS_URL
@@ -113,6 +114,7 @@ Flags:
 	e.String(&cfg.HTTP.AdminListen, "admin-listen", "WEBHOOKD_ADMIN_LISTEN", ":9090", "admin listener address for /metrics, /healthz, /readyz")
 	e.Int64(&cfg.HTTP.MaxBodyBytes, "max-body-bytes", "WEBHOOKD_MAX_BODY_BYTES", 64<<10, "largest accepted webhook body in bytes; larger ones get 413")
 	e.Duration(&cfg.HTTP.PublishTimeout, "publish-timeout", "WEBHOOKD_PUBLISH_TIMEOUT", 3*time.Second, "how long to wait for JetStream to acknowledge a webhook before answering 503")
+	e.Duration(&cfg.HTTP.ShutdownDelay, "shutdown-delay", "WEBHOOKD_SHUTDOWN_DELAY", 0, "on SIGTERM, fail /readyz and keep serving this long before closing the listener, so load balancers stop sending first")
 	e.Duration(&cfg.HTTP.ShutdownTimeout, "shutdown-timeout", "WEBHOOKD_SHUTDOWN_TIMEOUT", 20*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 
 	e.String(&cfg.NATS.URL, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
@@ -215,6 +217,9 @@ func (c *Config) validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.HTTP.ShutdownDelay < 0 {
+		errs = append(errs, errors.New("shutdown delay must not be negative"))
 	}
 	if c.Verify.MaxFutureSkew < 0 {
 		errs = append(errs, errors.New("max future skew must not be negative"))

@@ -432,7 +432,7 @@ func TestKeyEndpointProblemsAnswer503(t *testing.T) {
 				t.Errorf("key fetch failure not counted")
 			}
 			logs := h.logs.String()
-			if !strings.Contains(logs, tt.wantLog) {
+			if tt.wantLog != "" && !strings.Contains(logs, tt.wantLog) {
 				t.Errorf("logs lack %q", tt.wantLog)
 			}
 			for _, secret := range []string{"wrong_secret", "test_secret"} {
@@ -563,5 +563,38 @@ func TestStartFailsCleanlyWithoutNATS(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "connect to nats") {
 		t.Errorf("got %v, want the NATS connect error", err)
+	}
+}
+
+// TestShutdownDelayKeepsServingAfterReadyzFails: with a shutdown delay,
+// /readyz fails first while webhooks are still accepted and stored, so a
+// load balancer can stop sending before the listener closes.
+func TestShutdownDelayKeepsServingAfterReadyzFails(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *hooks) { c.HTTP.ShutdownDelay = 3 * time.Second })
+	h.cancel() // SIGTERM
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		resp, err := http.Get(h.adminURL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz did not fail at the start of shutdown")
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	body := syncUpdates(t, "item-late")
+	if status, resp := h.post(body, h.sim.SignWebhook(body)); status != http.StatusOK {
+		t.Fatalf("during the shutdown delay: got %d (%s), want 200", status, resp)
+	}
+	if err := h.stop(); err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	if n := len(h.messages()); n != 1 {
+		t.Errorf("got %d messages, want 1", n)
 	}
 }

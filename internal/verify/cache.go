@@ -50,7 +50,13 @@ func (v *Verifier) key(ctx context.Context, kid string, now time.Time) (*ecdsa.P
 		return answer(kid, e, st)
 	}
 	res, err, _ := v.flights.Do(kid, func() (any, error) {
-		return v.fetch(ctx, kid, now)
+		// Every caller waiting on kid shares this fetch, so one client
+		// hanging up must not cancel it for the others (nor let a forger
+		// cancel the re-check that would notice an expiry): detach it from
+		// the caller and bound it by its own timeout.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.fetchTimeout)
+		defer cancel()
+		return v.fetch(fctx, kid, now)
 	})
 	if err != nil {
 		return nil, err

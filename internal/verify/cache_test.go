@@ -478,3 +478,38 @@ func TestNoGoroutines(t *testing.T) {
 		t.Errorf("got %d goroutines after Verify, want %d", after, before)
 	}
 }
+
+// TestSharedFetchOutlivesTheCallerThatStartedIt: a client hanging up must
+// not fail the key fetch that other webhooks for the same kid are waiting on.
+func TestSharedFetchOutlivesTheCallerThatStartedIt(t *testing.T) {
+	s := newSigner(t, "kid-shared")
+	key := publicKey(t, s, nil)
+	started, release := make(chan struct{}), make(chan struct{})
+	fetcher := fetcherFunc(func(ctx context.Context, kid string) (verify.PublicKey, error) {
+		close(started)
+		<-release
+		if err := ctx.Err(); err != nil {
+			return verify.PublicKey{}, err
+		}
+		return key, nil
+	})
+	v := verify.New(fetcher, verify.Options{Now: func() time.Time { return t0 }})
+	body := []byte(`{"webhook_type":"T","webhook_code":"C"}`)
+	token := s.Sign(body, t0)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(ctx, token, body)
+		done <- err
+	}()
+	<-started
+	cancel() // the first client hangs up while the fetch is in flight
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("verify after the caller's context ended: got %v, want the shared fetch to finish", err)
+	}
+	if _, err := v.Verify(context.Background(), token, body); err != nil {
+		t.Errorf("second webhook for the same kid: got %v, want valid from the cache", err)
+	}
+}

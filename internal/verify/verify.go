@@ -50,6 +50,10 @@ type Options struct {
 	// goroutine doing the fetch, with no lock held, and should be quick
 	// (e.g. increment a counter).
 	OnKeyFetch func(result string)
+	// FetchTimeout bounds one key fetch. The fetch is shared by every
+	// Verify call waiting on that kid, so it does not end when the request
+	// that started it goes away; this bound does. Default 10s.
+	FetchTimeout time.Duration
 }
 
 // Defaults for Options.
@@ -60,6 +64,7 @@ const (
 	defaultNegativeTTL     = time.Minute
 	defaultFetchRate       = 5
 	defaultFetchBurst      = 5
+	defaultFetchTimeout    = 10 * time.Second
 
 	// recheckRetry is the longest wait before retrying a failed re-check of a
 	// cached key, so an outage at Plaid does not turn every webhook into a
@@ -84,6 +89,7 @@ type Verifier struct {
 	maxFutureSkew time.Duration
 	recheck       time.Duration
 	negativeTTL   time.Duration
+	fetchTimeout  time.Duration
 	now           func() time.Time
 	onKeyFetch    func(string)
 	limiter       *rate.Limiter // fetches of kids not in the cache
@@ -113,6 +119,7 @@ func New(keys KeyFetcher, opts Options) *Verifier {
 		negativeTTL:   opts.NegativeTTL,
 		now:           opts.Now,
 		onKeyFetch:    opts.OnKeyFetch,
+		fetchTimeout:  opts.FetchTimeout,
 		cache:         make(map[string]cachedKey),
 		unknown:       make(map[string]time.Time),
 	}
@@ -133,6 +140,9 @@ func New(keys KeyFetcher, opts Options) *Verifier {
 	}
 	if v.now == nil {
 		v.now = time.Now
+	}
+	if v.fetchTimeout <= 0 {
+		v.fetchTimeout = defaultFetchTimeout
 	}
 	fetchRate, burst := opts.FetchRate, opts.FetchBurst
 	if fetchRate <= 0 {
