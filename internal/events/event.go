@@ -204,12 +204,13 @@ func hashFields(fields ...string) string {
 }
 
 // EventID is the deterministic id of an event, also its Nats-Msg-Id: a hash
-// of the owner, its resync epoch, the update's start (the sync cursor it
-// started from, or for other events what identifies their trigger), the event
+// of the owner, its resync epoch, the update it belongs to (for transaction
+// events its UpdateID, which covers the cursor it started from and the one
+// it ended at; for other events what identifies their trigger), the event
 // type, the entity id (transaction or stream id, "" for sync and item events)
 // and the hash of the normalized payload. A re-run from the same saved
-// cursor produces the same ids; distinct updates never share ids, so A→B→A
-// changes all arrive.
+// cursor that sees the same data produces the same ids; distinct updates
+// never share ids, so A→B→A changes all arrive.
 func EventID(owner Owner, epoch uint64, updateStart, eventType, entityID string, payload []byte) string {
 	sum := sha256.Sum256(payload)
 	return hashFields(string(owner.Kind), owner.ID, fmt.Sprint(epoch), updateStart, eventType, entityID, hex.EncodeToString(sum[:]))
