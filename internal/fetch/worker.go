@@ -1,0 +1,584 @@
+package fetch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/plaidstream/plaidstream/internal/events"
+	"github.com/plaidstream/plaidstream/internal/plaid"
+)
+
+// Plaid is the part of the Plaid client the worker calls; *plaid.Client
+// implements it.
+type Plaid interface {
+	SyncTransactions(ctx context.Context, token plaid.AccessToken, cursor string, opts plaid.SyncOptions) (*plaid.SyncUpdate, error)
+	SyncProcessorTransactions(ctx context.Context, token plaid.ProcessorToken, cursor string, opts plaid.SyncOptions) (*plaid.SyncUpdate, error)
+	TransactionsRecurringGet(ctx context.Context, req plaid.TransactionsRecurringGetRequest) (*plaid.TransactionsRecurringGetResponse, error)
+	ProcessorTransactionsRecurringGet(ctx context.Context, req plaid.ProcessorTransactionsRecurringGetRequest) (*plaid.TransactionsRecurringGetResponse, error)
+}
+
+var _ Plaid = (*plaid.Client)(nil)
+
+// Credential is an owner's Plaid token and environment.
+type Credential struct {
+	Token       string
+	Environment string
+}
+
+// Credentials looks up an owner's token. It returns an error wrapping
+// ErrUnknownOwner when the owner is not registered.
+type Credentials interface {
+	Credential(ctx context.Context, owner events.Owner) (Credential, error)
+}
+
+// State is what the worker keeps per owner between syncs.
+type State struct {
+	// Cursor is the end cursor of the last update whose events are stored.
+	Cursor string
+	// ResyncEpoch is part of every event id (0 until a resync).
+	ResyncEpoch uint64
+	// SyncedThroughSeq is the PLAID_WEBHOOKS sequence up to which webhooks
+	// are satisfied: the stream's last sequence when the last successful
+	// sync began. A webhook stored before a sync began is covered by it.
+	SyncedThroughSeq uint64
+	// Parked owners are not synced until LOGIN_REPAIRED or an operator.
+	Parked       bool
+	ParkedReason string
+	// Overdue marks an owner whose trigger ran out of deliveries; the
+	// reconciliation sweep catches it up.
+	Overdue         bool
+	LastSyncAt      time.Time
+	LastSyncOutcome string
+	LastWebhookAt   time.Time
+}
+
+// StateStore keeps State per owner with compare-and-set.
+type StateStore interface {
+	// Load returns the owner's state and its revision; a zero State and
+	// revision 0 when there is none yet.
+	Load(ctx context.Context, owner events.Owner) (State, uint64, error)
+	// Save writes s if the stored revision is still rev (0: create) and
+	// returns the new revision, or an error wrapping ErrConflict.
+	Save(ctx context.Context, owner events.Owner, s State, rev uint64) (uint64, error)
+}
+
+// RecurringStore keeps each owner's last recurring-stream Snapshot with
+// compare-and-set.
+type RecurringStore interface {
+	Load(ctx context.Context, owner events.Owner) (Snapshot, uint64, error)
+	Save(ctx context.Context, owner events.Owner, s Snapshot, rev uint64) (uint64, error)
+}
+
+// Leases grants at most one sync per owner across all replicas.
+type Leases interface {
+	// Acquire returns the owner's lease, or an error wrapping ErrLeaseHeld.
+	Acquire(ctx context.Context, owner events.Owner) (Lease, error)
+}
+
+// Lease is a held lease; Renew before it expires, Release when done.
+type Lease interface {
+	Renew(ctx context.Context) error
+	Release(ctx context.Context) error
+}
+
+// Publisher stores messages in PLAID_EVENTS and returns only when every one
+// is acknowledged (or with an error: then none may be assumed stored).
+type Publisher interface {
+	Publish(ctx context.Context, msgs []Message) error
+}
+
+// WebhookHead reports the last sequence of PLAID_WEBHOOKS.
+type WebhookHead interface {
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// Sentinel errors the worker's dependencies return.
+var (
+	ErrUnknownOwner = errors.New("owner not registered")
+	ErrConflict     = errors.New("state changed concurrently")
+	ErrLeaseHeld    = errors.New("lease held by another worker")
+)
+
+// Verdict is what to do with the webhook message.
+type Verdict int
+
+// Verdicts.
+const (
+	// Ack: done (effects are durable, or there is nothing to do).
+	Ack Verdict = iota
+	// Retry: redeliver after Delay.
+	Retry
+	// DeadLetter: copy to PLAID_DLQ with Reason and terminate.
+	DeadLetter
+)
+
+// Decision is the worker's verdict on one message, with the outcome label
+// for metrics and logs.
+type Decision struct {
+	Verdict Verdict
+	Delay   time.Duration
+	Reason  string
+	Outcome string
+	Err     error
+	// Sync describes the sync, if one ran.
+	Sync *SyncStats
+}
+
+// SyncStats describes one sync.
+type SyncStats struct {
+	Pages, Restarts int
+	Events          map[string]int // by event type
+	Duration        time.Duration
+}
+
+// Outcomes of Handle, the outcome label of metrics.
+const (
+	OutcomeSynced        = "synced"         // a sync ran and its effects are stored
+	OutcomeCoalesced     = "coalesced"      // satisfied by a sync that began after the webhook was stored
+	OutcomeUnknownOwner  = "unknown_owner"  // no token registered (Plaid can fire before registration)
+	OutcomeParked        = "parked"         // owner parked; nothing to do
+	OutcomeIgnored       = "ignored"        // a webhook the fetcher does not act on
+	OutcomeLeaseConflict = "lease_conflict" // another replica syncs the owner; retried shortly
+	OutcomeRetry         = "retry"          // transient failure; retried with backoff
+	OutcomeNeedsUser     = "needs_user"     // Plaid needs the user; owner parked, event emitted
+	OutcomeGone          = "gone"           // item or token gone; owner parked, event emitted
+	OutcomeDeadLetter    = "dead_letter"    // permanently bad; dead-lettered
+	OutcomeItemEvent     = "item_event"     // an ITEM webhook became an event
+	OutcomeRecurring     = "recurring"      // recurring streams diffed
+)
+
+// WorkerOptions tune a Worker.
+type WorkerOptions struct {
+	// Now is the clock (event time, last sync time). Default time.Now.
+	Now func() time.Time
+	// KeepRaw copies Plaid's whole objects into event payloads.
+	KeepRaw bool
+	// SyncCount is the sync page size (default 500).
+	SyncCount int
+	// RetryDelay is the base delay of a retry (doubled per delivery, capped
+	// at MaxRetryDelay). Defaults 2s and 2m.
+	RetryDelay, MaxRetryDelay time.Duration
+	// LeaseRetryDelay is how soon a message whose owner is being synced by
+	// another replica comes back. Default 2s.
+	LeaseRetryDelay time.Duration
+}
+
+// Worker turns one webhook message into its effects: it decides, syncs,
+// publishes events, saves state, and returns a Decision for the caller to
+// ack, retry or dead-letter. The order of effects is fixed: events stored,
+// then state saved (compare-and-set), then the caller acks; a crash at any
+// point re-runs from the saved cursor and re-publishes the same ids.
+type Worker struct {
+	plaid     Plaid
+	creds     Credentials
+	state     StateStore
+	recurring RecurringStore
+	leases    Leases
+	pub       Publisher
+	head      WebhookHead
+	logger    *slog.Logger
+	opts      WorkerOptions
+}
+
+// NewWorker wires a Worker from its dependencies.
+func NewWorker(p Plaid, creds Credentials, state StateStore, recurring RecurringStore, leases Leases, pub Publisher, head WebhookHead, logger *slog.Logger, opts WorkerOptions) *Worker {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SyncCount == 0 {
+		opts.SyncCount = plaid.MaxSyncCount
+	}
+	if opts.RetryDelay <= 0 {
+		opts.RetryDelay = 2 * time.Second
+	}
+	if opts.MaxRetryDelay <= 0 {
+		opts.MaxRetryDelay = 2 * time.Minute
+	}
+	if opts.LeaseRetryDelay <= 0 {
+		opts.LeaseRetryDelay = 2 * time.Second
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{plaid: p, creds: creds, state: state, recurring: recurring, leases: leases, pub: pub, head: head, logger: logger, opts: opts}
+}
+
+// Trigger is one message from PLAID_WEBHOOKS.
+type Trigger struct {
+	// Seq is the message's stream sequence.
+	Seq uint64
+	// Deliveries is how often it has been delivered, this time included.
+	Deliveries uint64
+	// LastDelivery says no redelivery follows a Retry verdict.
+	LastDelivery bool
+	Webhook      events.WebhookMessage
+}
+
+// syncCodes are the TRANSACTIONS webhook codes that mean "sync the item".
+var syncCodes = map[string]bool{
+	"SYNC_UPDATES_AVAILABLE": true,
+	"DEFAULT_UPDATE":         true,
+	"INITIAL_UPDATE":         true,
+	"HISTORICAL_UPDATE":      true,
+	"TRANSACTIONS_REMOVED":   true,
+}
+
+// OwnerOf returns whom a webhook is about: its item, or for processor
+// webhooks (no item_id) its account.
+func OwnerOf(w events.WebhookEnvelope) (events.Owner, bool) {
+	switch {
+	case w.ItemID != "":
+		return events.Owner{Kind: events.OwnerItem, ID: w.ItemID}, true
+	case w.AccountID != "":
+		return events.Owner{Kind: events.OwnerProcessor, ID: w.AccountID}, true
+	}
+	return events.Owner{}, false
+}
+
+// Handle processes one trigger. heartbeat is called during long work (each
+// sync page) so the caller can extend the message's ack deadline.
+func (w *Worker) Handle(ctx context.Context, t Trigger, heartbeat func()) Decision {
+	if heartbeat == nil {
+		heartbeat = func() {}
+	}
+	owner, ok := OwnerOf(t.Webhook.WebhookEnvelope)
+	if !ok {
+		return Decision{Verdict: Ack, Outcome: OutcomeIgnored}
+	}
+	switch {
+	case t.Webhook.WebhookType == "TRANSACTIONS" && syncCodes[t.Webhook.WebhookCode]:
+		return w.sync(ctx, owner, t, heartbeat)
+	case t.Webhook.WebhookType == "TRANSACTIONS" && t.Webhook.WebhookCode == "RECURRING_TRANSACTIONS_UPDATE":
+		return w.recurringUpdate(ctx, owner, t, heartbeat)
+	case t.Webhook.WebhookType == "ITEM":
+		return w.itemWebhook(ctx, owner, t, heartbeat)
+	}
+	return Decision{Verdict: Ack, Outcome: OutcomeIgnored}
+}
+
+// retry turns a transient failure into a Retry verdict with backoff, or a
+// DeadLetter verdict on the last delivery (marking the owner overdue so the
+// reconciliation sweep catches it up).
+func (w *Worker) retry(ctx context.Context, owner events.Owner, t Trigger, err error) Decision {
+	if t.LastDelivery {
+		w.markOverdue(ctx, owner)
+		return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "retries exhausted: " + err.Error(), Err: err}
+	}
+	delay := w.opts.RetryDelay
+	for i := uint64(1); i < t.Deliveries && delay < w.opts.MaxRetryDelay; i++ {
+		delay *= 2
+	}
+	return Decision{Verdict: Retry, Delay: min(delay, w.opts.MaxRetryDelay), Outcome: OutcomeRetry, Err: err}
+}
+
+func (w *Worker) markOverdue(ctx context.Context, owner events.Owner) {
+	for range 3 {
+		s, rev, err := w.state.Load(ctx, owner)
+		if err != nil {
+			return
+		}
+		s.Overdue = true
+		if _, err := w.state.Save(ctx, owner, s, rev); !errors.Is(err, ErrConflict) {
+			return
+		}
+	}
+}
+
+// acquire takes the owner's lease, or says to come back shortly.
+func (w *Worker) acquire(ctx context.Context, owner events.Owner, t Trigger) (Lease, *Decision) {
+	lease, err := w.leases.Acquire(ctx, owner)
+	switch {
+	case errors.Is(err, ErrLeaseHeld):
+		// Not a failure: another replica is syncing this owner. Coming back
+		// after it finished, this webhook will usually be satisfied. Each
+		// conflict costs a delivery, so the wait doubles: a long sync does
+		// not exhaust a waiting webhook's deliveries.
+		if t.LastDelivery {
+			d := w.retry(ctx, owner, t, err)
+			return nil, &d
+		}
+		delay := w.opts.LeaseRetryDelay
+		for i := uint64(1); i < t.Deliveries && delay < w.opts.MaxRetryDelay; i++ {
+			delay *= 2
+		}
+		return nil, &Decision{Verdict: Retry, Delay: min(delay, w.opts.MaxRetryDelay), Outcome: OutcomeLeaseConflict}
+	case err != nil:
+		d := w.retry(ctx, owner, t, fmt.Errorf("acquire lease: %w", err))
+		return nil, &d
+	}
+	return lease, nil
+}
+
+// sync runs one update for owner from its saved cursor.
+func (w *Worker) sync(ctx context.Context, owner events.Owner, t Trigger, heartbeat func()) Decision {
+	cred, err := w.creds.Credential(ctx, owner)
+	switch {
+	case errors.Is(err, ErrUnknownOwner):
+		return Decision{Verdict: Ack, Outcome: OutcomeUnknownOwner}
+	case err != nil:
+		return w.retry(ctx, owner, t, fmt.Errorf("load credential: %w", err))
+	}
+	state, _, err := w.state.Load(ctx, owner)
+	if err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
+	}
+	if d, done := w.settled(state, t); done {
+		return d
+	}
+
+	lease, d := w.acquire(ctx, owner, t)
+	if d != nil {
+		return *d
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = lease.Release(rctx) // an unreleased lease expires by itself
+	}()
+	return w.syncLocked(ctx, owner, cred, t, lease, heartbeat)
+}
+
+// settled reports whether the trigger needs no sync: the owner is parked, or
+// a sync that began after the webhook was stored has already covered it.
+func (w *Worker) settled(s State, t Trigger) (Decision, bool) {
+	switch {
+	case s.Parked:
+		return Decision{Verdict: Ack, Outcome: OutcomeParked}, true
+	case t.Seq != 0 && t.Seq <= s.SyncedThroughSeq:
+		return Decision{Verdict: Ack, Outcome: OutcomeCoalesced}, true
+	}
+	return Decision{}, false
+}
+
+// syncLocked runs the sync under the owner's lease: reload state (the
+// previous holder may have advanced it), note the webhook stream's head,
+// page through Plaid, publish, save the cursor.
+func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Credential, t Trigger, lease Lease, heartbeat func()) Decision {
+	start := w.opts.Now()
+	state, rev, err := w.state.Load(ctx, owner)
+	if err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
+	}
+	if d, done := w.settled(state, t); done {
+		return d
+	}
+	// Every webhook stored up to now is satisfied by this sync: Plaid's data
+	// as of now includes whatever they announced.
+	head, err := w.head.LastSeq(ctx)
+	if err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("read webhook stream head: %w", err))
+	}
+
+	opts := plaid.SyncOptions{Count: w.opts.SyncCount, OnPage: func(int) {
+		heartbeat()
+		_ = lease.Renew(ctx) // a lost lease shows up as a state conflict below
+	}}
+	var update *plaid.SyncUpdate
+	if owner.Kind == events.OwnerProcessor {
+		update, err = w.plaid.SyncProcessorTransactions(ctx, plaid.ProcessorToken(cred.Token), state.Cursor, opts)
+	} else {
+		update, err = w.plaid.SyncTransactions(ctx, plaid.AccessToken(cred.Token), state.Cursor, opts)
+	}
+	if err != nil {
+		return w.plaidFailure(ctx, owner, cred, t, state, rev, err)
+	}
+
+	msgs, err := BuildUpdateEvents(update, UpdateParams{Owner: owner, Environment: cred.Environment, Epoch: state.ResyncEpoch, Now: w.opts.Now(), KeepRaw: w.opts.KeepRaw})
+	if err != nil {
+		return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "build events: " + err.Error(), Err: err}
+	}
+	if err := w.pub.Publish(ctx, msgs); err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("publish events: %w", err))
+	}
+
+	state.Cursor = update.NextCursor
+	state.SyncedThroughSeq = max(state.SyncedThroughSeq, head)
+	state.Overdue = false
+	state.LastSyncAt = start
+	state.LastSyncOutcome = OutcomeSynced
+	if t.Webhook.MsgID != "" {
+		state.LastWebhookAt = t.Webhook.ReceivedAt
+	}
+	if _, err := w.state.Save(ctx, owner, state, rev); err != nil {
+		// The events are stored with deterministic ids; a retry re-syncs
+		// from the cursor that was saved and re-publishes nothing new.
+		return w.retry(ctx, owner, t, fmt.Errorf("save cursor: %w", err))
+	}
+	return Decision{Verdict: Ack, Outcome: OutcomeSynced, Sync: &SyncStats{
+		Pages: update.Pages, Restarts: update.Restarts, Events: countByType(msgs), Duration: w.opts.Now().Sub(start),
+	}}
+}
+
+func countByType(msgs []Message) map[string]int {
+	n := make(map[string]int)
+	for _, m := range msgs {
+		n[m.Event.Type]++
+	}
+	return n
+}
+
+// plaidFailure decides what a failed Plaid call means for the owner.
+func (w *Worker) plaidFailure(ctx context.Context, owner events.Owner, cred Credential, t Trigger, state State, rev uint64, err error) Decision {
+	class := plaid.Classify(err)
+	switch class {
+	case plaid.ClassNeedsUser, plaid.ClassGone:
+		outcome := OutcomeNeedsUser
+		if class == plaid.ClassGone {
+			outcome = OutcomeGone
+		}
+		var pe *plaid.Error
+		code := "ERROR"
+		var raw json.RawMessage
+		if errors.As(err, &pe) {
+			code = pe.ErrorCode
+			raw, _ = json.Marshal(pe)
+		}
+		msg, berr := BuildItemEvent(ItemParams{
+			Owner: owner, Environment: cred.Environment, Epoch: state.ResyncEpoch, Now: w.opts.Now(),
+			Status: "error", Error: raw, Parked: true, TriggerID: "sync:" + t.Webhook.MsgID + ":" + code,
+		})
+		if berr != nil {
+			return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: berr.Error(), Err: berr}
+		}
+		if perr := w.pub.Publish(ctx, []Message{msg}); perr != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("publish item event: %w", perr))
+		}
+		state.Parked, state.ParkedReason = true, strings.ToLower(code)
+		state.LastSyncAt, state.LastSyncOutcome = w.opts.Now(), outcome
+		if _, serr := w.state.Save(ctx, owner, state, rev); serr != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("park owner: %w", serr))
+		}
+		return Decision{Verdict: Ack, Outcome: outcome, Err: err}
+	case plaid.ClassBug, plaid.ClassUnknown:
+		return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "plaid: " + err.Error(), Err: err}
+	default: // retry, restart sync, transport
+		return w.retry(ctx, owner, t, err)
+	}
+}
+
+// itemWebhook turns an ITEM webhook into plaid.item.<code>; ERROR with
+// ITEM_LOGIN_REQUIRED parks the owner, LOGIN_REPAIRED un-parks it and syncs.
+func (w *Worker) itemWebhook(ctx context.Context, owner events.Owner, t Trigger, heartbeat func()) Decision {
+	cred, err := w.creds.Credential(ctx, owner)
+	switch {
+	case errors.Is(err, ErrUnknownOwner):
+		return Decision{Verdict: Ack, Outcome: OutcomeUnknownOwner}
+	case err != nil:
+		return w.retry(ctx, owner, t, fmt.Errorf("load credential: %w", err))
+	}
+	var body struct {
+		Error *struct {
+			ErrorCode string `json:"error_code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(t.Webhook.Body, &body) // the webhook was verified; fields are optional
+	var rawErr json.RawMessage
+	if body.Error != nil {
+		var whole struct {
+			Error json.RawMessage `json:"error"`
+		}
+		_ = json.Unmarshal(t.Webhook.Body, &whole)
+		rawErr = whole.Error
+	}
+
+	for range 3 {
+		state, rev, err := w.state.Load(ctx, owner)
+		if err != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
+		}
+		code := t.Webhook.WebhookCode
+		switch {
+		case code == "ERROR" && body.Error != nil && (plaid.Classify(&plaid.Error{ErrorCode: body.Error.ErrorCode, HTTPStatus: 400}) == plaid.ClassNeedsUser):
+			state.Parked, state.ParkedReason = true, strings.ToLower(body.Error.ErrorCode)
+		case code == "LOGIN_REPAIRED":
+			state.Parked, state.ParkedReason = false, ""
+			state.SyncedThroughSeq = 0 // the next trigger syncs
+		}
+		msg, err := BuildItemEvent(ItemParams{
+			Owner: owner, Environment: cred.Environment, Epoch: state.ResyncEpoch, Now: w.opts.Now(),
+			Status: code, Error: rawErr, Parked: state.Parked, Webhook: t.Webhook.Body, TriggerID: t.Webhook.MsgID,
+		})
+		if err != nil {
+			return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "build item event: " + err.Error(), Err: err}
+		}
+		if err := w.pub.Publish(ctx, []Message{msg}); err != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("publish item event: %w", err))
+		}
+		state.LastWebhookAt = t.Webhook.ReceivedAt
+		_, err = w.state.Save(ctx, owner, state, rev)
+		if errors.Is(err, ErrConflict) {
+			continue // the event id is deterministic: publishing again is harmless
+		}
+		if err != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("save state: %w", err))
+		}
+		if code == "LOGIN_REPAIRED" {
+			// Catch up now: Plaid may not send another webhook.
+			return w.sync(ctx, owner, Trigger{Deliveries: t.Deliveries, LastDelivery: t.LastDelivery, Webhook: t.Webhook}, heartbeat)
+		}
+		return Decision{Verdict: Ack, Outcome: OutcomeItemEvent}
+	}
+	return w.retry(ctx, owner, t, ErrConflict)
+}
+
+// recurringUpdate diffs the owner's recurring streams against the stored
+// snapshot and publishes the changes.
+func (w *Worker) recurringUpdate(ctx context.Context, owner events.Owner, t Trigger, heartbeat func()) Decision {
+	cred, err := w.creds.Credential(ctx, owner)
+	switch {
+	case errors.Is(err, ErrUnknownOwner):
+		return Decision{Verdict: Ack, Outcome: OutcomeUnknownOwner}
+	case err != nil:
+		return w.retry(ctx, owner, t, fmt.Errorf("load credential: %w", err))
+	}
+	state, rev, err := w.state.Load(ctx, owner)
+	if err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
+	}
+	if state.Parked {
+		return Decision{Verdict: Ack, Outcome: OutcomeParked}
+	}
+	lease, d := w.acquire(ctx, owner, t)
+	if d != nil {
+		return *d
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = lease.Release(rctx)
+	}()
+	heartbeat()
+
+	prev, prevRev, err := w.recurring.Load(ctx, owner)
+	if err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("load recurring snapshot: %w", err))
+	}
+	var resp *plaid.TransactionsRecurringGetResponse
+	if owner.Kind == events.OwnerProcessor {
+		resp, err = w.plaid.ProcessorTransactionsRecurringGet(ctx, plaid.ProcessorTransactionsRecurringGetRequest{ProcessorToken: plaid.ProcessorToken(cred.Token)})
+	} else {
+		resp, err = w.plaid.TransactionsRecurringGet(ctx, plaid.TransactionsRecurringGetRequest{AccessToken: plaid.AccessToken(cred.Token)})
+	}
+	if err != nil {
+		return w.plaidFailure(ctx, owner, cred, t, state, rev, err)
+	}
+	next, msgs, err := DiffRecurring(prev, resp, RecurringParams{Owner: owner, Environment: cred.Environment, Epoch: state.ResyncEpoch, Now: w.opts.Now(), KeepRaw: w.opts.KeepRaw})
+	if err != nil {
+		return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "diff recurring: " + err.Error(), Err: err}
+	}
+	if len(msgs) == 0 {
+		return Decision{Verdict: Ack, Outcome: OutcomeRecurring}
+	}
+	if err := w.pub.Publish(ctx, msgs); err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("publish recurring events: %w", err))
+	}
+	if _, err := w.recurring.Save(ctx, owner, next, prevRev); err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("save recurring snapshot: %w", err))
+	}
+	return Decision{Verdict: Ack, Outcome: OutcomeRecurring, Sync: &SyncStats{Events: countByType(msgs)}}
+}

@@ -1,0 +1,223 @@
+// Package fetchjs implements internal/fetch's interfaces on NATS JetStream
+// (internal/bus) and runs the consume loop that feeds PLAID_WEBHOOKS
+// messages to a fetch.Worker and acts on its decisions.
+package fetchjs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plaidstream/plaidstream/internal/bus"
+	"github.com/plaidstream/plaidstream/internal/events"
+	"github.com/plaidstream/plaidstream/internal/fetch"
+)
+
+func ownerKey(o events.Owner) (string, error) { return events.OwnerKey(o.Kind, o.ID) }
+
+// Credentials reads tokens from a bus.TokenStore.
+type Credentials struct{ Store *bus.TokenStore }
+
+var _ fetch.Credentials = Credentials{}
+
+// Credential implements fetch.Credentials.
+func (c Credentials) Credential(ctx context.Context, owner events.Owner) (fetch.Credential, error) {
+	key, err := ownerKey(owner)
+	if err != nil {
+		return fetch.Credential{}, fmt.Errorf("%w: %v", fetch.ErrUnknownOwner, err)
+	}
+	cred, err := c.Store.Get(ctx, key)
+	if errors.Is(err, bus.ErrNotFound) {
+		return fetch.Credential{}, fmt.Errorf("%s: %w", key, fetch.ErrUnknownOwner)
+	}
+	if err != nil {
+		return fetch.Credential{}, err
+	}
+	return fetch.Credential{Token: cred.Token.Reveal(), Environment: cred.Environment}, nil
+}
+
+// States keeps fetch.State in a bus.ItemStore.
+type States struct{ Store *bus.ItemStore }
+
+var _ fetch.StateStore = States{}
+
+// Load implements fetch.StateStore.
+func (s States) Load(ctx context.Context, owner events.Owner) (fetch.State, uint64, error) {
+	key, err := ownerKey(owner)
+	if err != nil {
+		return fetch.State{}, 0, err
+	}
+	st, rev, err := s.Store.Get(ctx, key)
+	if errors.Is(err, bus.ErrNotFound) {
+		return fetch.State{}, 0, nil
+	}
+	if err != nil {
+		return fetch.State{}, 0, err
+	}
+	return fetch.State{
+		Cursor: st.Cursor, ResyncEpoch: st.ResyncEpoch, SyncedThroughSeq: st.SyncedThroughSeq,
+		Parked: st.Parked, ParkedReason: st.ParkedReason, Overdue: st.Overdue,
+		LastSyncAt: st.LastSyncAt, LastSyncOutcome: st.LastSyncOutcome, LastWebhookAt: st.LastWebhookAt,
+	}, rev, nil
+}
+
+// Save implements fetch.StateStore: compare-and-set on the item's revision.
+func (s States) Save(ctx context.Context, owner events.Owner, f fetch.State, rev uint64) (uint64, error) {
+	key, err := ownerKey(owner)
+	if err != nil {
+		return 0, err
+	}
+	st := bus.ItemState{Owner: key, Kind: owner.Kind}
+	if rev != 0 {
+		cur, curRev, err := s.Store.Get(ctx, key)
+		if err != nil && !errors.Is(err, bus.ErrNotFound) {
+			return 0, err
+		}
+		if curRev != rev {
+			return 0, fmt.Errorf("%s: %w", key, fetch.ErrConflict)
+		}
+		st = cur // keep fields fetch does not manage (environment, timestamps)
+	}
+	st.Cursor, st.ResyncEpoch, st.SyncedThroughSeq = f.Cursor, f.ResyncEpoch, f.SyncedThroughSeq
+	if f.Parked && !st.Parked {
+		st.ParkedAt = f.LastSyncAt
+	}
+	st.Parked, st.ParkedReason, st.Overdue = f.Parked, f.ParkedReason, f.Overdue
+	st.LastSyncAt, st.LastSyncOutcome, st.LastWebhookAt = f.LastSyncAt, f.LastSyncOutcome, f.LastWebhookAt
+	var newRev uint64
+	if rev == 0 {
+		newRev, err = s.Store.Create(ctx, st)
+		if errors.Is(err, bus.ErrExists) {
+			return 0, fmt.Errorf("%s: %w", key, fetch.ErrConflict)
+		}
+	} else {
+		newRev, err = s.Store.Update(ctx, st, rev)
+		if errors.Is(err, bus.ErrConflict) {
+			return 0, fmt.Errorf("%s: %w", key, fetch.ErrConflict)
+		}
+	}
+	return newRev, err
+}
+
+// Recurring keeps fetch.Snapshot as JSON in the PLAID_RECURRING bucket.
+type Recurring struct{ KV jetstream.KeyValue }
+
+var _ fetch.RecurringStore = Recurring{}
+
+// Load implements fetch.RecurringStore.
+func (r Recurring) Load(ctx context.Context, owner events.Owner) (fetch.Snapshot, uint64, error) {
+	key, err := ownerKey(owner)
+	if err != nil {
+		return fetch.Snapshot{}, 0, err
+	}
+	e, err := r.KV.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fetch.Snapshot{}, 0, nil
+	}
+	if err != nil {
+		return fetch.Snapshot{}, 0, fmt.Errorf("load recurring snapshot %s: %w", key, err)
+	}
+	var s fetch.Snapshot
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		return fetch.Snapshot{}, 0, fmt.Errorf("decode recurring snapshot %s: %w", key, err)
+	}
+	return s, e.Revision(), nil
+}
+
+// Save implements fetch.RecurringStore with compare-and-set.
+func (r Recurring) Save(ctx context.Context, owner events.Owner, s fetch.Snapshot, rev uint64) (uint64, error) {
+	key, err := ownerKey(owner)
+	if err != nil {
+		return 0, err
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return 0, err
+	}
+	var newRev uint64
+	if rev == 0 {
+		newRev, err = r.KV.Create(ctx, key, b)
+	} else {
+		newRev, err = r.KV.Update(ctx, key, b, rev)
+	}
+	var apiErr *jetstream.APIError
+	if errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
+		return 0, fmt.Errorf("%s: %w", key, fetch.ErrConflict)
+	}
+	return newRev, err
+}
+
+// Leases adapts bus.Leases; Holder names this replica.
+type Leases struct {
+	Leases *bus.Leases
+	Holder string
+}
+
+var _ fetch.Leases = Leases{}
+
+// Acquire implements fetch.Leases.
+func (l Leases) Acquire(ctx context.Context, owner events.Owner) (fetch.Lease, error) {
+	key, err := ownerKey(owner)
+	if err != nil {
+		return nil, err
+	}
+	lease, err := l.Leases.Acquire(ctx, key, l.Holder)
+	if errors.Is(err, bus.ErrLeaseHeld) {
+		return nil, fmt.Errorf("%w: %v", fetch.ErrLeaseHeld, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return lease, nil
+}
+
+// Publisher publishes events to PLAID_EVENTS asynchronously and waits for
+// every acknowledgement before returning.
+type Publisher struct{ JS jetstream.JetStream }
+
+var _ fetch.Publisher = Publisher{}
+
+// Publish implements fetch.Publisher.
+func (p Publisher) Publish(ctx context.Context, msgs []fetch.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		msg := &nats.Msg{Subject: m.Subject, Data: m.Body, Header: nats.Header{}}
+		msg.Header.Set("Content-Type", "application/cloudevents+json")
+		f, err := p.JS.PublishMsgAsync(msg, jetstream.WithMsgID(m.MsgID), jetstream.WithExpectStream(events.EventStream))
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", m.Event.Type, err)
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish %s: %w", msgs[i].Event.Type, err)
+		case <-ctx.Done():
+			return fmt.Errorf("publish events: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// WebhookHead reads the last sequence of PLAID_WEBHOOKS.
+type WebhookHead struct{ Stream jetstream.Stream }
+
+var _ fetch.WebhookHead = WebhookHead{}
+
+// LastSeq implements fetch.WebhookHead.
+func (h WebhookHead) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := h.Stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("webhook stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}

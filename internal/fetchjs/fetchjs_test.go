@@ -1,0 +1,324 @@
+package fetchjs_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plaidstream/plaidstream/internal/bus"
+	"github.com/plaidstream/plaidstream/internal/embednats"
+	"github.com/plaidstream/plaidstream/internal/events"
+	"github.com/plaidstream/plaidstream/internal/fetch"
+	"github.com/plaidstream/plaidstream/internal/fetchjs"
+	"github.com/plaidstream/plaidstream/internal/plaid"
+	"github.com/plaidstream/plaidstream/internal/plaid/plaidsim"
+	"github.com/plaidstream/plaidstream/internal/tokens"
+)
+
+// pipeline is the fetcher's core on real parts: an embedded JetStream
+// server, the Plaid simulator over loopback HTTP, the real client, stores
+// and consume loop.
+type pipeline struct {
+	t        *testing.T
+	js       jetstream.JetStream
+	sim      *plaidsim.Sim
+	tokens   *bus.TokenStore
+	webhooks jetstream.Stream
+	mu       sync.Mutex
+	outcomes map[string]int
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+func newPipeline(t *testing.T, workers int) *pipeline {
+	t.Helper()
+	ctx := context.Background()
+	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pipeline{t: t, js: js, outcomes: map[string]int{}}
+	for _, spec := range []events.StreamSpec{events.WebhookStreamSpec(), events.EventStreamSpec(), events.DLQStreamSpec()} {
+		st, err := bus.EnsureStream(ctx, js, spec, bus.StreamSettings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec.Name == events.WebhookStream {
+			p.webhooks = st
+		}
+	}
+	kv := map[string]jetstream.KeyValue{}
+	for _, spec := range []events.BucketSpec{events.TokensBucketSpec(), events.ItemsBucketSpec(), events.LeasesBucketSpec(), events.RecurringBucketSpec()} {
+		if kv[spec.Name], err = bus.EnsureBucket(ctx, js, spec, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := make([]byte, tokens.KeySize)
+	ring, err := tokens.NewKeyring(tokens.Key{ID: "0", Bytes: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.tokens = bus.NewTokenStore(kv[events.TokensBucket], ring)
+	leases, err := bus.NewLeases(ctx, js, kv[events.LeasesBucket], 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := bus.EnsureConsumer(ctx, js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher", Workers: workers, MaxDeliver: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p.sim, err = plaidsim.New(plaidsim.Options{Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.sim.Close() })
+	srv := httptest.NewServer(p.sim)
+	t.Cleanup(srv.Close)
+	client, err := plaid.NewClient(plaid.Config{BaseURL: srv.URL, ClientID: plaidsim.DefaultClientID, Secret: plaidsim.DefaultSecret, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	worker := fetch.NewWorker(client,
+		fetchjs.Credentials{Store: p.tokens},
+		fetchjs.States{Store: bus.NewItemStore(kv[events.ItemsBucket])},
+		fetchjs.Recurring{KV: kv[events.RecurringBucket]},
+		fetchjs.Leases{Leases: leases, Holder: "test-replica"},
+		fetchjs.Publisher{JS: js},
+		fetchjs.WebhookHead{Stream: p.webhooks},
+		nil, fetch.WorkerOptions{RetryDelay: 20 * time.Millisecond, LeaseRetryDelay: 20 * time.Millisecond, SyncCount: 100})
+	consumer := fetchjs.NewConsumer(cons, js, worker, fetchjs.ConsumerOptions{
+		Workers: workers, MaxDeliver: 8,
+		Observe: func(_ fetch.Trigger, d fetch.Decision) {
+			p.mu.Lock()
+			p.outcomes[d.Outcome]++
+			p.mu.Unlock()
+		},
+	})
+	runCtx, cancel := context.WithCancel(ctx)
+	p.cancel, p.done = cancel, make(chan error, 1)
+	go func() { p.done <- consumer.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-p.done; err != nil {
+			t.Errorf("consumer Run: %v", err)
+		}
+	})
+	return p
+}
+
+// register creates an item in the simulator and stores its token.
+func (p *pipeline) register(n int) string {
+	p.t.Helper()
+	item, err := p.sim.CreateItem(plaidsim.ItemOptions{Transactions: &n})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := p.tokens.PutItem(context.Background(), item.ItemID, item.AccessToken, "", "sandbox"); err != nil {
+		p.t.Fatal(err)
+	}
+	return item.ItemID
+}
+
+// webhook stores a webhook message as webhookd would and returns its
+// stream sequence.
+func (p *pipeline) webhook(typ, code, itemID string) uint64 {
+	p.t.Helper()
+	body, _ := json.Marshal(map[string]any{"webhook_type": typ, "webhook_code": code, "item_id": itemID, "environment": "sandbox"})
+	env := events.WebhookEnvelope{WebhookType: typ, WebhookCode: code, ItemID: itemID, Environment: "sandbox"}
+	token := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s-%d", itemID, time.Now().UnixNano()))
+	msg := &nats.Msg{Subject: events.WebhookSubject(typ, code), Data: body, Header: nats.Header(events.WebhookHeaders(env, events.WebhookMsgID(token), "kid", time.Now()))}
+	ack, err := p.js.PublishMsg(context.Background(), msg)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+// ledger is a reference consumer: it applies events by id, once each.
+type ledger struct {
+	seen        map[string]bool
+	txns        map[string]json.RawMessage
+	completions int
+}
+
+// read applies every event in PLAID_EVENTS about itemID.
+func (p *pipeline) ledger(itemID string) *ledger {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l := &ledger{seen: map[string]bool{}, txns: map[string]json.RawMessage{}}
+	cons, err := p.js.OrderedConsumer(ctx, events.EventStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EventSubjectPrefix + "." + itemID + ".>"}})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for {
+		batch, err := cons.FetchNoWait(500)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			e, err := events.DecodeEvent(m.Data())
+			if err != nil {
+				p.t.Fatal(err)
+			}
+			if l.seen[e.ID] {
+				continue
+			}
+			l.seen[e.ID] = true
+			switch e.Type {
+			case events.TypeTransactionAdded, events.TypeTransactionModified, events.TypeTransactionPosted:
+				var tx events.Transaction
+				_ = json.Unmarshal(e.Data, &tx)
+				if tx.PendingTransactionID != nil && e.Type == events.TypeTransactionPosted {
+					delete(l.txns, *tx.PendingTransactionID)
+				}
+				l.txns[tx.TransactionID] = e.Data
+			case events.TypeTransactionRemoved:
+				var r events.RemovedTransaction
+				_ = json.Unmarshal(e.Data, &r)
+				delete(l.txns, r.TransactionID)
+			case events.TypeSyncCompleted:
+				l.completions++
+			}
+		}
+		if n == 0 {
+			return l
+		}
+	}
+}
+
+// truth is the simulator's current transactions of itemID, normalized as
+// the fetcher normalizes them.
+func (p *pipeline) truth(itemID string) map[string]json.RawMessage {
+	p.t.Helper()
+	st, err := p.sim.Item(itemID)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	out := map[string]json.RawMessage{}
+	owner := events.Owner{Kind: events.OwnerItem, ID: itemID}
+	for _, st := range st.Transactions {
+		b, _ := json.Marshal(st)
+		var tx plaid.Transaction
+		if err := json.Unmarshal(b, &tx); err != nil {
+			p.t.Fatal(err)
+		}
+		n := fetch.NormalizeTransaction(tx, owner, false)
+		out[tx.TransactionID], _ = json.Marshal(n)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds (a condition, not a sleep).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (p *pipeline) outcome(o string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.outcomes[o]
+}
+
+func (p *pipeline) handled() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, v := range p.outcomes {
+		n += v
+	}
+	return n
+}
+
+func equalLedger(t *testing.T, got *ledger, want map[string]json.RawMessage) {
+	t.Helper()
+	if len(got.txns) != len(want) {
+		t.Fatalf("ledger holds %d transactions, ground truth %d", len(got.txns), len(want))
+	}
+	var diffs []string
+	for id, w := range want {
+		var a, b any
+		_ = json.Unmarshal(got.txns[id], &a)
+		_ = json.Unmarshal(w, &b)
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			diffs = append(diffs, id)
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Fatalf("%d transactions differ from the ground truth, e.g. %s:\n got  %s\n want %s", len(diffs), diffs[0], got.txns[diffs[0]], want[diffs[0]])
+	}
+}
+
+func TestSyncsReproduceTheGroundTruth(t *testing.T) {
+	p := newPipeline(t, 2)
+	itemID := p.register(300)
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+	waitFor(t, "the first sync", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
+	equalLedger(t, p.ledger(itemID), p.truth(itemID))
+
+	for i := range 3 {
+		if _, err := p.sim.Mutate(itemID, plaidsim.MutateOptions{Seed: int64(i + 1), Add: 7, Modify: 5, Remove: 3, Post: 2}); err != nil {
+			t.Fatal(err)
+		}
+		p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+		waitFor(t, "a follow-up sync", func() bool { return p.outcome(fetch.OutcomeSynced) == i+2 })
+		equalLedger(t, p.ledger(itemID), p.truth(itemID))
+	}
+	if got := p.ledger(itemID).completions; got != 4 {
+		t.Errorf("sync.completed events: got %d, want 4", got)
+	}
+}
+
+func TestUnknownItemIsAcked(t *testing.T) {
+	p := newPipeline(t, 1)
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", "never-registered")
+	waitFor(t, "the webhook to be handled", func() bool { return p.outcome(fetch.OutcomeUnknownOwner) == 1 })
+}
+
+func TestBurstOfWebhooksCoalesces(t *testing.T) {
+	p := newPipeline(t, 4)
+	itemID := p.register(50)
+	// Hold every sync page for a while so the burst lands during a sync.
+	if err := p.sim.InjectFault("/transactions/sync", plaidsim.Fault{Count: 1000, Delay: 30 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+	}
+	waitFor(t, "all 100 webhooks", func() bool { return p.handled()-p.outcome(fetch.OutcomeLeaseConflict) == 100 })
+	if got := p.outcome(fetch.OutcomeSynced); got > 2 || got < 1 {
+		t.Errorf("syncs for a burst of 100 webhooks: got %d, want 1 or 2", got)
+	}
+	equalLedger(t, p.ledger(itemID), p.truth(itemID))
+}
