@@ -186,7 +186,9 @@ func WebhookHeaders(env WebhookEnvelope, msgID, keyID string, receivedAt time.Ti
 		HeaderWebhookType: {env.WebhookType},
 		HeaderWebhookCode: {env.WebhookCode},
 		HeaderReceivedAt:  {receivedAt.UTC().Format(time.RFC3339Nano)},
-		HeaderKeyID:       {keyID},
+	}
+	if keyID != "" {
+		h[HeaderKeyID] = []string{keyID}
 	}
 	if env.ItemID != "" {
 		h[HeaderItemID] = []string{env.ItemID}
@@ -248,4 +250,30 @@ func DecodeWebhookMessage(header map[string][]string, data []byte) (WebhookMessa
 	}
 	m.ReceivedAt = at
 	return m, nil
+}
+
+// plaidstream's own sync requests share PLAID_WEBHOOKS with Plaid's
+// webhooks, so one consumer orders them with the webhooks they relate to.
+// They are never signed by Plaid: webhookd cannot produce them (it only
+// stores verified bodies), only a client with publish rights on the subject.
+const (
+	// SyncRequestType is the webhook_type of a plaidstream sync request.
+	SyncRequestType = "PLAIDSTREAM"
+	// SyncRequestCode asks the fetcher to sync an owner now (registration,
+	// an operator's forced sync, the reconciliation sweep).
+	SyncRequestCode = "SYNC_REQUESTED"
+)
+
+// SyncRequest is the body of a plaidstream sync request.
+type SyncRequest struct {
+	WebhookType string `json:"webhook_type"`
+	WebhookCode string `json:"webhook_code"`
+	ItemID      string `json:"item_id,omitempty"`
+	AccountID   string `json:"account_id,omitempty"`
+	Environment string `json:"environment,omitempty"`
+	// Reason says who asked: "registered", "forced", "reconcile", ...
+	Reason string `json:"reason"`
+	// Unpark un-parks a parked owner before syncing (an operator's forced
+	// sync).
+	Unpark bool `json:"unpark,omitempty"`
 }

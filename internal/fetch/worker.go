@@ -253,6 +253,8 @@ func (w *Worker) Handle(ctx context.Context, t Trigger, heartbeat func()) Decisi
 	switch {
 	case t.Webhook.WebhookType == "TRANSACTIONS" && syncCodes[t.Webhook.WebhookCode]:
 		return w.sync(ctx, owner, t, heartbeat)
+	case t.Webhook.WebhookType == events.SyncRequestType && t.Webhook.WebhookCode == events.SyncRequestCode:
+		return w.syncRequest(ctx, owner, t, heartbeat)
 	case t.Webhook.WebhookType == "TRANSACTIONS" && t.Webhook.WebhookCode == "RECURRING_TRANSACTIONS_UPDATE":
 		return w.recurringUpdate(ctx, owner, t, heartbeat)
 	case t.Webhook.WebhookType == "ITEM":
@@ -581,4 +583,33 @@ func (w *Worker) recurringUpdate(ctx context.Context, owner events.Owner, t Trig
 		return w.retry(ctx, owner, t, fmt.Errorf("save recurring snapshot: %w", err))
 	}
 	return Decision{Verdict: Ack, Outcome: OutcomeRecurring, Sync: &SyncStats{Events: countByType(msgs)}}
+}
+
+// syncRequest handles plaidstream's own sync request (registration, a forced
+// sync): like a webhook, but it may un-park the owner first.
+func (w *Worker) syncRequest(ctx context.Context, owner events.Owner, t Trigger, heartbeat func()) Decision {
+	var req events.SyncRequest
+	if err := json.Unmarshal(t.Webhook.Body, &req); err != nil {
+		return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "undecodable sync request: " + err.Error(), Err: err}
+	}
+	if req.Unpark {
+		for attempt := 0; ; attempt++ {
+			s, rev, err := w.state.Load(ctx, owner)
+			if err != nil {
+				return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
+			}
+			if !s.Parked {
+				break
+			}
+			s.Parked, s.ParkedReason = false, ""
+			_, err = w.state.Save(ctx, owner, s, rev)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrConflict) || attempt == 2 {
+				return w.retry(ctx, owner, t, fmt.Errorf("un-park: %w", err))
+			}
+		}
+	}
+	return w.sync(ctx, owner, t, heartbeat)
 }
