@@ -170,7 +170,7 @@ func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, d fetch.Decisi
 	default:
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if _, err := bus.PublishDeadLetter(pctx, c.js, events.DLQSubject(events.WebhookStream), msg, d.Reason, map[string]string{"Plaidstream-Dlq-Outcome": d.Outcome}); err != nil {
+		if _, err := bus.PublishDeadLetter(pctx, c.js, events.DLQSubject(events.WebhookStream), msg, d.Reason, map[string]string{"Plaidstream-Outcome": d.Outcome}); err != nil {
 			// Not dead-lettered: keep the message and try again later
 			// rather than terminate it unrecorded.
 			_ = msg.NakWithDelay(5 * time.Second)

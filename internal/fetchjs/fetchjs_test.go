@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
 	"net/http/httptest"
 	"sort"
 	"sync"
@@ -108,7 +110,7 @@ func newPipeline(t *testing.T, workers int) *pipeline {
 		fetchjs.WebhookHead{Stream: p.webhooks},
 		nil, fetch.WorkerOptions{RetryDelay: 20 * time.Millisecond, LeaseRetryDelay: 20 * time.Millisecond, SyncCount: 100})
 	consumer := fetchjs.NewConsumer(cons, js, worker, fetchjs.ConsumerOptions{
-		Workers: workers, MaxDeliver: 8,
+		Workers: workers, MaxDeliver: 8, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Observe: func(_ fetch.Trigger, d fetch.Decision) {
 			p.mu.Lock()
 			p.outcomes[d.Outcome]++

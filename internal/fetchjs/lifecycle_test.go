@@ -1,0 +1,207 @@
+package fetchjs_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plaidstream/plaidstream/internal/bus"
+	"github.com/plaidstream/plaidstream/internal/events"
+	"github.com/plaidstream/plaidstream/internal/fetch"
+	"github.com/plaidstream/plaidstream/internal/plaid/plaidsim"
+)
+
+// eventsOf returns the types of every event about itemID, in stream order.
+func (p *pipeline) eventsOf(itemID string) []events.Event {
+	p.t.Helper()
+	ctx := context.Background()
+	cons, err := p.js.OrderedConsumer(ctx, events.EventStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EventSubjectPrefix + "." + itemID + ".>"}})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var out []events.Event
+	for {
+		batch, err := cons.FetchNoWait(500)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			e, err := events.DecodeEvent(m.Data())
+			if err != nil {
+				p.t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+func hasType(es []events.Event, typ string) int {
+	n := 0
+	for _, e := range es {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRegistrationSyncRequestSyncsOnce(t *testing.T) {
+	p := newPipeline(t, 2)
+	itemID := p.register(40)
+	owner := events.Owner{Kind: events.OwnerItem, ID: itemID}
+	for range 2 { // a repeated registration collapses
+		if _, err := bus.RequestSync(context.Background(), p.js, owner, "sandbox", "registered", false, "registered-"+itemID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the registration sync", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
+	equalLedger(t, p.ledger(itemID), p.truth(itemID))
+	if n := p.handled(); n != 1 {
+		t.Errorf("handled %d messages, want the duplicate request dropped", n)
+	}
+}
+
+func TestLoginRequiredParksUntilRepaired(t *testing.T) {
+	p := newPipeline(t, 1)
+	itemID := p.register(30)
+	if err := p.sim.SetItemError(itemID, "ITEM_LOGIN_REQUIRED"); err != nil {
+		t.Fatal(err)
+	}
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+	waitFor(t, "the item to be parked", func() bool { return p.outcome(fetch.OutcomeNeedsUser) == 1 })
+	es := p.eventsOf(itemID)
+	if hasType(es, events.ItemEventType("error")) != 1 {
+		t.Fatalf("want one plaid.item.error event, got %d events", len(es))
+	}
+	var st events.ItemStatus
+	_ = json.Unmarshal(es[len(es)-1].Data, &st)
+	if !st.Parked || !strings.Contains(string(st.Error), "ITEM_LOGIN_REQUIRED") {
+		t.Errorf("item event: got %+v, want parked with Plaid's error", st)
+	}
+
+	// While parked, webhooks cause no Plaid calls and no retry storm.
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+	waitFor(t, "the parked webhook", func() bool { return p.outcome(fetch.OutcomeParked) == 1 })
+
+	// LOGIN_REPAIRED un-parks and catches up at once.
+	if err := p.sim.ClearItemError(itemID); err != nil {
+		t.Fatal(err)
+	}
+	p.webhook("ITEM", "LOGIN_REPAIRED", itemID)
+	waitFor(t, "the repair sync", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
+	if hasType(p.eventsOf(itemID), events.ItemEventType("LOGIN_REPAIRED")) != 1 {
+		t.Error("no plaid.item.login_repaired event")
+	}
+	equalLedger(t, p.ledger(itemID), p.truth(itemID))
+}
+
+func TestForcedSyncUnparks(t *testing.T) {
+	p := newPipeline(t, 1)
+	itemID := p.register(20)
+	if err := p.sim.SetItemError(itemID, "ITEM_LOGIN_REQUIRED"); err != nil {
+		t.Fatal(err)
+	}
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+	waitFor(t, "the item to be parked", func() bool { return p.outcome(fetch.OutcomeNeedsUser) == 1 })
+	if err := p.sim.ClearItemError(itemID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.RequestSync(context.Background(), p.js, events.Owner{Kind: events.OwnerItem, ID: itemID}, "sandbox", "forced", true, "forced-1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the forced sync", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
+	equalLedger(t, p.ledger(itemID), p.truth(itemID))
+}
+
+func TestTransientPlaidErrorsAreRetried(t *testing.T) {
+	p := newPipeline(t, 1)
+	itemID := p.register(60)
+	// More 500s than the client retries in one call, fewer than deliveries.
+	if err := p.sim.InjectFault("/transactions/sync", plaidsim.Fault{Count: 6, Status: http.StatusInternalServerError}); err != nil {
+		t.Fatal(err)
+	}
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+	waitFor(t, "the sync after retries", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
+	if p.outcome(fetch.OutcomeRetry) == 0 {
+		t.Error("no retry recorded")
+	}
+	equalLedger(t, p.ledger(itemID), p.truth(itemID))
+}
+
+func TestOurBugIsDeadLettered(t *testing.T) {
+	p := newPipeline(t, 1)
+	itemID := p.register(10)
+	if err := p.sim.InjectFault("/transactions/sync", plaidsim.Fault{Count: 1, ErrorCode: "INVALID_API_KEYS"}); err != nil {
+		t.Fatal(err)
+	}
+	seq := p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+	waitFor(t, "the dead letter", func() bool { return p.outcome(fetch.OutcomeDeadLetter) == 1 })
+	st, err := p.js.Stream(context.Background(), events.DLQStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("PLAID_DLQ holds %d messages, want 1", info.State.Msgs)
+	}
+	m, err := st.GetMsg(context.Background(), info.State.FirstSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get(events.HeaderItemID) != itemID || m.Header.Get("Plaidstream-Dlq-Reason") == "" {
+		t.Errorf("dead letter lacks the original headers or the reason: %v", m.Header)
+	}
+	if got := m.Header.Get("Plaidstream-Dlq-Sequence"); got != jsonNumber(seq) {
+		t.Errorf("dead letter sequence: got %q, want %d", got, seq)
+	}
+}
+
+func jsonNumber(n uint64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestRecurringStreamChanges(t *testing.T) {
+	p := newPipeline(t, 1)
+	itemID := p.register(10)
+	st, err := p.sim.Item(itemID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := st.Accounts[0].AccountID
+	for _, id := range []string{"stream-netflix", "stream-gym", "stream-old"} {
+		in := plaidsim.StreamInput{TransactionStream: plaidsim.TransactionStream{AccountID: account, Description: id, Frequency: "MONTHLY", FirstDate: "2026-01-01", LastDate: "2026-11-01"}}
+		if id == "stream-old" {
+			in.Status = "TOMBSTONED" // already tombstoned when first seen: no event
+		}
+		if _, err := p.sim.PutRecurringStream(itemID, id, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.webhook("TRANSACTIONS", "RECURRING_TRANSACTIONS_UPDATE", itemID)
+	waitFor(t, "the first recurring diff", func() bool { return p.outcome(fetch.OutcomeRecurring) == 1 })
+	if got := hasType(p.eventsOf(itemID), events.TypeRecurringStreamAdded); got != 2 {
+		t.Fatalf("stream added events: got %d, want 2", got)
+	}
+	if err := p.sim.RemoveRecurringStream(itemID, "stream-gym", true); err != nil {
+		t.Fatal(err)
+	}
+	p.webhook("TRANSACTIONS", "RECURRING_TRANSACTIONS_UPDATE", itemID)
+	waitFor(t, "the second recurring diff", func() bool { return p.outcome(fetch.OutcomeRecurring) == 2 })
+	es := p.eventsOf(itemID)
+	if hasType(es, events.TypeRecurringStreamRemoved) != 1 || es[len(es)-1].Subject != "stream-gym" {
+		t.Errorf("want one removed event for the tombstoned stream")
+	}
+	if hasType(es, events.TypeRecurringStreamAdded) != 2 {
+		t.Errorf("the unchanged stream was reported again")
+	}
+}
