@@ -86,12 +86,20 @@ func (c *Consumer) Run(ctx context.Context) error {
 					}
 					return
 				}
+				if ctx.Err() != nil {
+					// Pulled but not started before shutdown: hand it back
+					// at once rather than after its AckWait.
+					_ = msg.Nak()
+					continue
+				}
 				c.handle(work, msg)
 			}
 		})
 	}
 	<-ctx.Done()
-	iter.Stop() // no more pulls; messages not yet handed to a worker are redelivered elsewhere
+	// No more pulls; what is already buffered comes out of Next and is
+	// handed back above, then Next reports the iterator closed.
+	iter.Drain()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	t := time.NewTimer(c.grace)

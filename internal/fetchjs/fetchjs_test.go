@@ -35,10 +35,15 @@ type pipeline struct {
 	sim      *plaidsim.Sim
 	tokens   *bus.TokenStore
 	webhooks jetstream.Stream
-	mu       sync.Mutex
-	outcomes map[string]int
-	cancel   context.CancelFunc
-	done     chan error
+	kv       map[string]jetstream.KeyValue
+	leases   *bus.Leases
+	consumer jetstream.Consumer
+	client   *plaid.Client
+	items    *bus.ItemStore
+	// stopFirst stops the replica newPipeline started.
+	stopFirst func()
+	mu        sync.Mutex
+	outcomes  map[string]int
 }
 
 func newPipeline(t *testing.T, workers int) *pipeline {
@@ -101,32 +106,47 @@ func newPipeline(t *testing.T, workers int) *pipeline {
 		t.Fatal(err)
 	}
 
-	worker := fetch.NewWorker(client,
+	p.kv, p.leases, p.consumer, p.client = kv, leases, cons, client
+	p.items = bus.NewItemStore(kv[events.ItemsBucket])
+	p.stopFirst = p.startReplica("test-replica", workers, 20*time.Second)
+	return p
+}
+
+// startReplica runs one fetcher replica (its own worker, lease holder and
+// consume loop) on the shared infrastructure and returns a function that
+// stops it; grace bounds how long in-flight work may take when stopped.
+func (p *pipeline) startReplica(name string, workers int, grace time.Duration) (stop func()) {
+	worker := fetch.NewWorker(p.client,
 		fetchjs.Credentials{Store: p.tokens},
-		fetchjs.States{Store: bus.NewItemStore(kv[events.ItemsBucket])},
-		fetchjs.Recurring{KV: kv[events.RecurringBucket]},
-		fetchjs.Leases{Leases: leases, Holder: "test-replica"},
-		fetchjs.Publisher{JS: js},
+		fetchjs.States{Store: p.items},
+		fetchjs.Recurring{KV: p.kv[events.RecurringBucket]},
+		fetchjs.Leases{Leases: p.leases, Holder: name},
+		fetchjs.Publisher{JS: p.js},
 		fetchjs.WebhookHead{Stream: p.webhooks},
-		nil, fetch.WorkerOptions{RetryDelay: 20 * time.Millisecond, LeaseRetryDelay: 20 * time.Millisecond, SyncCount: 100})
-	consumer := fetchjs.NewConsumer(cons, js, worker, fetchjs.ConsumerOptions{
-		Workers: workers, MaxDeliver: 8, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		nil, fetch.WorkerOptions{RetryDelay: 20 * time.Millisecond, MaxRetryDelay: 200 * time.Millisecond, LeaseRetryDelay: 20 * time.Millisecond, SyncCount: 100})
+	consumer := fetchjs.NewConsumer(p.consumer, p.js, worker, fetchjs.ConsumerOptions{
+		Workers: workers, MaxDeliver: 8, Grace: grace,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		Observe: func(_ fetch.Trigger, d fetch.Decision) {
 			p.mu.Lock()
 			p.outcomes[d.Outcome]++
 			p.mu.Unlock()
 		},
 	})
-	runCtx, cancel := context.WithCancel(ctx)
-	p.cancel, p.done = cancel, make(chan error, 1)
-	go func() { p.done <- consumer.Run(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-p.done; err != nil {
-			t.Errorf("consumer Run: %v", err)
-		}
-	})
-	return p
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- consumer.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				p.t.Errorf("replica %s: Run: %v", name, err)
+			}
+		})
+	}
+	p.t.Cleanup(stop)
+	return stop
 }
 
 // register creates an item in the simulator and stores its token.

@@ -1,0 +1,147 @@
+package fetchjs_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/plaidstream/plaidstream/internal/events"
+	"github.com/plaidstream/plaidstream/internal/plaid/plaidsim"
+)
+
+// TestStormMatchesGroundTruth throws seeded storms at two competing
+// replicas: transaction changes, duplicate and out-of-order webhooks,
+// mutations during pagination, 429s and 500s, and a replica stopped
+// mid-work. Afterwards a reference consumer's ledger equals the simulator's
+// ground truth for every item, and no saved cursor is ahead of its events.
+func TestStormMatchesGroundTruth(t *testing.T) {
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("reproduce with seed %d", seed)
+				}
+			})
+			storm(t, seed)
+		})
+	}
+}
+
+func storm(t *testing.T, seed int64) {
+	r := rand.New(rand.NewPCG(uint64(seed), 42))
+	p := newPipeline(t, 3)
+	stopB := p.startReplica("replica-b", 2, 20*time.Second)
+	// A replica stopped with almost no grace: its in-flight work is cut
+	// short and handed back.
+	stopC := p.startReplica("replica-c", 2, time.Millisecond)
+
+	var items []string
+	for range 3 {
+		items = append(items, p.register(100+r.IntN(200)))
+	}
+	for _, id := range items {
+		p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", id)
+	}
+	for round := range 15 {
+		id := items[r.IntN(len(items))]
+		mutate := func() {
+			if _, err := p.sim.Mutate(id, plaidsim.MutateOptions{Seed: r.Int64(), Add: r.IntN(8), Modify: r.IntN(6), Remove: r.IntN(4), Post: r.IntN(3)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		switch r.IntN(6) {
+		case 0: // a change and its webhook
+			mutate()
+			p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", id)
+		case 1: // the same signed webhook delivered twice
+			mutate()
+			p.duplicateWebhook(id)
+		case 2: // rate limited for a while
+			p.fault(plaidsim.Fault{ItemID: id, Count: 2, Status: http.StatusTooManyRequests})
+			mutate()
+			p.webhook("TRANSACTIONS", "DEFAULT_UPDATE", id)
+		case 3: // Plaid's 500s
+			p.fault(plaidsim.Fault{ItemID: id, Count: 3, Status: http.StatusInternalServerError})
+			mutate()
+			p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", id)
+		case 4: // the data changes between pages
+			p.fault(plaidsim.Fault{ItemID: id, Count: 1, MutateAtPage: 2})
+			mutate()
+			p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", id)
+		case 5: // out of order: the webhook before the change it announces
+			p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", id)
+			mutate()
+			p.webhook("TRANSACTIONS", "TRANSACTIONS_REMOVED", id)
+		}
+		if round == 7 {
+			stopC()
+			stopB()
+			p.startReplica("replica-d", 2, 20*time.Second)
+		}
+	}
+
+	// Converge: no more faults, one last webhook per item.
+	p.sim.ClearFaults()
+	for _, id := range items {
+		p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", id)
+	}
+	waitFor(t, "the consumer to drain", func() bool {
+		info, err := p.consumer.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+	for _, id := range items {
+		equalLedger(t, p.ledger(id), p.truth(id))
+		p.checkCursor(id)
+	}
+}
+
+// fault injects f on /transactions/sync.
+func (p *pipeline) fault(f plaidsim.Fault) {
+	p.t.Helper()
+	if err := p.sim.InjectFault("/transactions/sync", f); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// duplicateWebhook stores one webhook message twice with the same
+// Nats-Msg-Id, as a re-delivered signed request would be.
+func (p *pipeline) duplicateWebhook(itemID string) {
+	p.t.Helper()
+	body, _ := json.Marshal(map[string]any{"webhook_type": "TRANSACTIONS", "webhook_code": "SYNC_UPDATES_AVAILABLE", "item_id": itemID})
+	env := events.WebhookEnvelope{WebhookType: "TRANSACTIONS", WebhookCode: "SYNC_UPDATES_AVAILABLE", ItemID: itemID}
+	id := events.WebhookMsgID(fmt.Sprint(itemID, time.Now().UnixNano()))
+	for range 2 {
+		msg := &nats.Msg{Subject: events.WebhookSubject(env.WebhookType, env.WebhookCode), Data: body, Header: nats.Header(events.WebhookHeaders(env, id, "kid", time.Now()))}
+		if _, err := p.js.PublishMsg(context.Background(), msg); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+}
+
+// checkCursor: the saved cursor is exactly the end cursor of the item's last
+// plaid.sync.completed, never ahead of the events consumers received.
+func (p *pipeline) checkCursor(itemID string) {
+	p.t.Helper()
+	key, _ := events.OwnerKey(events.OwnerItem, itemID)
+	st, _, err := p.items.Get(context.Background(), key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	last := ""
+	for _, e := range p.eventsOf(itemID) {
+		if e.Type == events.TypeSyncCompleted {
+			var c events.SyncCompleted
+			_ = json.Unmarshal(e.Data, &c)
+			last = c.EndCursor
+		}
+	}
+	if st.Cursor != last {
+		p.t.Errorf("item %s: saved cursor %q is not the last published end cursor %q", itemID, st.Cursor, last)
+	}
+}
