@@ -6,12 +6,15 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plaidstream/plaidstream/internal/bus"
 	"github.com/plaidstream/plaidstream/internal/events"
 	"github.com/plaidstream/plaidstream/internal/fetch"
+	"github.com/plaidstream/plaidstream/internal/plaid"
 	"github.com/plaidstream/plaidstream/internal/plaid/plaidsim"
 )
 
@@ -203,5 +206,62 @@ func TestRecurringStreamChanges(t *testing.T) {
 	}
 	if hasType(es, events.TypeRecurringStreamAdded) != 2 {
 		t.Errorf("the unchanged stream was reported again")
+	}
+}
+
+func TestProcessorTokenSyncs(t *testing.T) {
+	p := newPipeline(t, 1)
+	n := 80
+	item, err := p.sim.CreateItem(plaidsim.ItemOptions{Transactions: &n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := item.Accounts[0].AccountID
+	ctx := context.Background()
+	created, err := p.client.ProcessorTokenCreate(ctx, plaid.ProcessorTokenCreateRequest{AccessToken: plaid.AccessToken(item.AccessToken), AccountID: account, Processor: "dwolla"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.tokens.PutProcessor(ctx, account, string(created.ProcessorToken), "sandbox"); err != nil {
+		t.Fatal(err)
+	}
+	p.processorWebhook(account)
+	waitFor(t, "the processor sync", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
+
+	st, err := p.sim.Item(item.ItemID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]json.RawMessage{}
+	owner := events.Owner{Kind: events.OwnerProcessor, ID: account}
+	for _, tx := range st.Transactions {
+		if tx.AccountID != account {
+			continue
+		}
+		b, _ := json.Marshal(tx)
+		var ptx plaid.Transaction
+		if err := json.Unmarshal(b, &ptx); err != nil {
+			t.Fatal(err)
+		}
+		want[ptx.TransactionID], _ = json.Marshal(fetch.NormalizeTransaction(ptx, owner, false))
+	}
+	got := p.ledger(account)
+	equalLedger(t, got, want)
+	for _, e := range p.eventsOf(account) {
+		if e.Source != "plaid/sandbox/processor/"+account {
+			t.Fatalf("processor event source: got %q", e.Source)
+		}
+	}
+}
+
+// processorWebhook stores a processor SYNC_UPDATES_AVAILABLE (account_id,
+// no item_id).
+func (p *pipeline) processorWebhook(accountID string) {
+	p.t.Helper()
+	body, _ := json.Marshal(map[string]any{"webhook_type": "TRANSACTIONS", "webhook_code": "SYNC_UPDATES_AVAILABLE", "account_id": accountID, "environment": "sandbox"})
+	env := events.WebhookEnvelope{WebhookType: "TRANSACTIONS", WebhookCode: "SYNC_UPDATES_AVAILABLE", AccountID: accountID, Environment: "sandbox"}
+	msg := &nats.Msg{Subject: events.WebhookSubject(env.WebhookType, env.WebhookCode), Data: body, Header: nats.Header(events.WebhookHeaders(env, events.WebhookMsgID(accountID), "kid", time.Now()))}
+	if _, err := p.js.PublishMsg(context.Background(), msg); err != nil {
+		p.t.Fatal(err)
 	}
 }
