@@ -265,3 +265,27 @@ func (p *pipeline) processorWebhook(accountID string) {
 		p.t.Fatal(err)
 	}
 }
+
+func TestExhaustedRetriesDeadLetterAndMarkOverdue(t *testing.T) {
+	p := newPipeline(t, 1)
+	itemID := p.register(10)
+	if err := p.sim.InjectFault("/transactions/sync", plaidsim.Fault{ItemID: itemID, Count: 1000, Status: http.StatusInternalServerError}); err != nil {
+		t.Fatal(err)
+	}
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+	waitFor(t, "the dead letter", func() bool { return p.outcome(fetch.OutcomeDeadLetter) == 1 })
+	if got := p.outcome(fetch.OutcomeRetry); got != 7 {
+		t.Errorf("retries before giving up: got %d, want 7 (MaxDeliver 8)", got)
+	}
+	key, _ := events.OwnerKey(events.OwnerItem, itemID)
+	st, _, err := p.items.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Overdue {
+		t.Error("item not marked overdue for the reconciliation sweep")
+	}
+	if st.Cursor != "" {
+		t.Errorf("cursor moved without a sync: %q", st.Cursor)
+	}
+}
