@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/plaidstream/plaidstream/internal/events"
@@ -31,10 +32,11 @@ func checkScope(owner events.Owner, environment string, now time.Time) error {
 	switch {
 	case owner.Kind != events.OwnerItem && owner.Kind != events.OwnerProcessor:
 		return fmt.Errorf("%w: owner kind %q", errParams, owner.Kind)
-	case !events.SafeName(owner.ID):
+	case !events.SafeName(owner.ID) || strings.Contains(owner.ID, "/"):
+		// "/" would make the CloudEvents source ambiguous.
 		return fmt.Errorf("%w: owner id %q is not a safe subject token", errParams, owner.ID)
-	case !events.SafeName(environment):
-		return fmt.Errorf("%w: environment %q", errParams, environment)
+	case environment != "sandbox" && environment != "production":
+		return fmt.Errorf("%w: environment %q (want sandbox or production)", errParams, environment)
 	case now.IsZero():
 		return fmt.Errorf("%w: zero observation time", errParams)
 	}

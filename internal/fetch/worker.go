@@ -166,6 +166,10 @@ type WorkerOptions struct {
 	// LeaseRetryDelay is how soon a message whose owner is being synced by
 	// another replica comes back. Default 2s.
 	LeaseRetryDelay time.Duration
+	// KeepAlive is how often a running sync renews its lease and tells the
+	// message broker it is still working (InProgress). It must be well
+	// below both the lease TTL and the consumer's AckWait. Default 5s.
+	KeepAlive time.Duration
 }
 
 // Worker turns one webhook message into its effects: it decides, syncs,
@@ -201,6 +205,9 @@ func NewWorker(p Plaid, creds Credentials, state StateStore, recurring Recurring
 	}
 	if opts.LeaseRetryDelay <= 0 {
 		opts.LeaseRetryDelay = 2 * time.Second
+	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = 5 * time.Second
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -376,10 +383,9 @@ func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Creden
 		return w.retry(ctx, owner, t, fmt.Errorf("read webhook stream head: %w", err))
 	}
 
-	opts := plaid.SyncOptions{Count: w.opts.SyncCount, OnPage: func(int) {
-		heartbeat()
-		_ = lease.Renew(ctx) // a lost lease shows up as a state conflict below
-	}}
+	stop := w.keepAlive(ctx, lease, heartbeat)
+	defer stop()
+	opts := plaid.SyncOptions{Count: w.opts.SyncCount, OnPage: func(int) { heartbeat() }}
 	var update *plaid.SyncUpdate
 	if owner.Kind == events.OwnerProcessor {
 		update, err = w.plaid.SyncProcessorTransactions(ctx, plaid.ProcessorToken(cred.Token), state.Cursor, opts)
@@ -393,6 +399,13 @@ func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Creden
 	msgs, err := BuildUpdateEvents(update, UpdateParams{Owner: owner, Environment: cred.Environment, Epoch: state.ResyncEpoch, Now: w.opts.Now(), KeepRaw: w.opts.KeepRaw})
 	if err != nil {
 		return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "build events: " + err.Error(), Err: err}
+	}
+	// A replica that lost its lease (it stalled past the TTL and another
+	// took over) must not publish: the other replica's update is the one
+	// consumers should see. The cursor compare-and-set below is the final
+	// guard; this check keeps a stale update from being published at all.
+	if err := lease.Renew(ctx); err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("lease lost before publishing: %w", err))
 	}
 	if err := w.pub.Publish(ctx, msgs); err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("publish events: %w", err))
@@ -414,6 +427,33 @@ func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Creden
 	return Decision{Verdict: Ack, Outcome: OutcomeSynced, Sync: &SyncStats{
 		Pages: update.Pages, Restarts: update.Restarts, Events: countByType(msgs), Duration: w.opts.Now().Sub(start),
 	}}
+}
+
+// keepAlive renews lease and calls heartbeat every KeepAlive until the
+// returned stop is called (stop waits for the goroutine to end).
+func (w *Worker) keepAlive(ctx context.Context, lease Lease, heartbeat func()) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(w.opts.KeepAlive)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				heartbeat()
+				_ = lease.Renew(ctx) // a lost lease is caught before publishing
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 func countByType(msgs []Message) map[string]int {

@@ -40,6 +40,7 @@ type pipeline struct {
 	consumer jetstream.Consumer
 	client   *plaid.Client
 	items    *bus.ItemStore
+	natsURL  string
 	// stopFirst stops the replica newPipeline started.
 	stopFirst func()
 	mu        sync.Mutex
@@ -63,7 +64,7 @@ func newPipeline(t *testing.T, workers int) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pipeline{t: t, js: js, outcomes: map[string]int{}}
+	p := &pipeline{t: t, js: js, natsURL: ns.ClientURL(), outcomes: map[string]int{}}
 	for _, spec := range []events.StreamSpec{events.WebhookStreamSpec(), events.EventStreamSpec(), events.DLQStreamSpec()} {
 		st, err := bus.EnsureStream(ctx, js, spec, bus.StreamSettings{})
 		if err != nil {
@@ -177,59 +178,67 @@ func (p *pipeline) webhook(typ, code, itemID string) uint64 {
 	return ack.Sequence
 }
 
-// ledger is a reference consumer: it applies events by id, once each.
+// ledger is a reference consumer following docs/events.md: it dedupes by
+// id, buffers transaction events by updateid and applies an update only
+// when its plaid.sync.completed arrives, drops buffers of interrupted runs,
+// and counts gaps (an update not starting where the previous one ended).
 type ledger struct {
 	seen        map[string]bool
 	txns        map[string]json.RawMessage
+	pending     map[string][]events.Event
 	completions int
+	lastEnd     string
+	gaps        int
 }
 
-// read applies every event in PLAID_EVENTS about itemID.
-func (p *pipeline) ledger(itemID string) *ledger {
+func (l *ledger) apply(e events.Event) {
+	if l.seen[e.ID] {
+		return
+	}
+	l.seen[e.ID] = true
+	switch e.Type {
+	case events.TypeTransactionAdded, events.TypeTransactionModified, events.TypeTransactionPosted, events.TypeTransactionRemoved:
+		l.pending[e.UpdateID] = append(l.pending[e.UpdateID], e)
+	case events.TypeSyncCompleted:
+		var c events.SyncCompleted
+		_ = json.Unmarshal(e.Data, &c)
+		if l.completions > 0 && c.StartCursor != l.lastEnd {
+			l.gaps++
+		}
+		for _, te := range l.pending[e.UpdateID] {
+			l.applyTransaction(te)
+		}
+		// Updates of one owner never overlap: any other buffered update was
+		// an interrupted run and is superseded.
+		clear(l.pending)
+		l.lastEnd = c.EndCursor
+		l.completions++
+	}
+}
+
+func (l *ledger) applyTransaction(e events.Event) {
+	if e.Type == events.TypeTransactionRemoved {
+		var r events.RemovedTransaction
+		_ = json.Unmarshal(e.Data, &r)
+		delete(l.txns, r.TransactionID)
+		return
+	}
+	var tx events.Transaction
+	_ = json.Unmarshal(e.Data, &tx)
+	if tx.PendingTransactionID != nil && e.Type == events.TypeTransactionPosted {
+		delete(l.txns, *tx.PendingTransactionID)
+	}
+	l.txns[tx.TransactionID] = e.Data
+}
+
+// ledger reads every event in PLAID_EVENTS about owner into a fresh ledger.
+func (p *pipeline) ledger(owner string) *ledger {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	l := &ledger{seen: map[string]bool{}, txns: map[string]json.RawMessage{}}
-	cons, err := p.js.OrderedConsumer(ctx, events.EventStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EventSubjectPrefix + "." + itemID + ".>"}})
-	if err != nil {
-		p.t.Fatal(err)
+	l := &ledger{seen: map[string]bool{}, txns: map[string]json.RawMessage{}, pending: map[string][]events.Event{}}
+	for _, e := range p.eventsOf(owner) {
+		l.apply(e)
 	}
-	for {
-		batch, err := cons.FetchNoWait(500)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			e, err := events.DecodeEvent(m.Data())
-			if err != nil {
-				p.t.Fatal(err)
-			}
-			if l.seen[e.ID] {
-				continue
-			}
-			l.seen[e.ID] = true
-			switch e.Type {
-			case events.TypeTransactionAdded, events.TypeTransactionModified, events.TypeTransactionPosted:
-				var tx events.Transaction
-				_ = json.Unmarshal(e.Data, &tx)
-				if tx.PendingTransactionID != nil && e.Type == events.TypeTransactionPosted {
-					delete(l.txns, *tx.PendingTransactionID)
-				}
-				l.txns[tx.TransactionID] = e.Data
-			case events.TypeTransactionRemoved:
-				var r events.RemovedTransaction
-				_ = json.Unmarshal(e.Data, &r)
-				delete(l.txns, r.TransactionID)
-			case events.TypeSyncCompleted:
-				l.completions++
-			}
-		}
-		if n == 0 {
-			return l
-		}
-	}
+	return l
 }
 
 // truth is the simulator's current transactions of itemID, normalized as
@@ -284,6 +293,9 @@ func (p *pipeline) handled() int {
 
 func equalLedger(t *testing.T, got *ledger, want map[string]json.RawMessage) {
 	t.Helper()
+	if got.gaps != 0 {
+		t.Errorf("the event stream has %d gaps between updates", got.gaps)
+	}
 	if len(got.txns) != len(want) {
 		t.Fatalf("ledger holds %d transactions, ground truth %d", len(got.txns), len(want))
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/plaidstream/plaidstream/internal/bus"
 	"github.com/plaidstream/plaidstream/internal/events"
 	"github.com/plaidstream/plaidstream/internal/plaid/plaidsim"
 )
@@ -36,6 +37,13 @@ func TestStormMatchesGroundTruth(t *testing.T) {
 func storm(t *testing.T, seed int64) {
 	r := rand.New(rand.NewPCG(uint64(seed), 42))
 	p := newPipeline(t, 3)
+	// A stopped replica's messages that were already on their way to it
+	// come back after AckWait; keep it short so the test converges fast.
+	cons, err := bus.EnsureConsumer(context.Background(), p.js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher", Workers: 3, MaxDeliver: 8, AckWait: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.consumer = cons
 	stopB := p.startReplica("replica-b", 2, 20*time.Second)
 	// A replica stopped with almost no grace: its in-flight work is cut
 	// short and handed back.
