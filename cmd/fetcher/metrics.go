@@ -16,7 +16,7 @@ import (
 // fetcher_messages_total.
 var messageOutcomes = []string{
 	fetch.OutcomeSynced, fetch.OutcomeCoalesced, fetch.OutcomeUnknownOwner, fetch.OutcomeParked,
-	fetch.OutcomeIgnored, fetch.OutcomeLeaseConflict, fetch.OutcomeRetry, fetch.OutcomeNeedsUser,
+	fetch.OutcomeIgnored, fetch.OutcomeLeaseConflict, fetch.OutcomeFollowUp, fetch.OutcomeRetry, fetch.OutcomeNeedsUser,
 	fetch.OutcomeGone, fetch.OutcomeDeadLetter, fetch.OutcomeItemEvent, fetch.OutcomeRecurring,
 }
 
@@ -147,7 +147,7 @@ func newRegistry() *prometheus.Registry {
 func (m *metrics) handled(t fetch.Trigger, d fetch.Decision) {
 	m.messages.WithLabelValues(d.Outcome).Inc()
 	switch d.Outcome {
-	case fetch.OutcomeLeaseConflict:
+	case fetch.OutcomeLeaseConflict, fetch.OutcomeFollowUp:
 		m.leaseConflicts.Inc()
 	case fetch.OutcomeItemEvent, fetch.OutcomeNeedsUser, fetch.OutcomeGone:
 		m.eventsPublished.WithLabelValues(itemEventType).Inc()

@@ -39,6 +39,9 @@ type ItemState struct {
 	// webhooks are satisfied: a sync that began after a webhook was stored
 	// covers it, so a webhook with a sequence at or below this needs no sync.
 	SyncedThroughSeq uint64 `json:"synced_through_seq"`
+	// FollowUpSeq is the highest webhook sequence left for the current
+	// lease holder to cover with one more sync (see fetch.State).
+	FollowUpSeq uint64 `json:"follow_up_seq,omitempty"`
 	// Parked stops syncs (ITEM_LOGIN_REQUIRED and the like) until the item
 	// is repaired or an operator forces a sync; ParkedReason says why (a
 	// Plaid error code, never a token) and ParkedAt when.

@@ -49,6 +49,12 @@ type State struct {
 	// Parked owners are not synced until LOGIN_REPAIRED or an operator.
 	Parked       bool
 	ParkedReason string
+	// FollowUpSeq is the highest PLAID_WEBHOOKS sequence of a trigger that
+	// arrived while another replica held the owner's lease. The holder runs
+	// one more sync after its own when it is above SyncedThroughSeq, so a
+	// burst during a sync costs one follow-up sync, and the waiting
+	// messages find themselves covered when they come back.
+	FollowUpSeq uint64
 	// Overdue marks an owner whose trigger ran out of deliveries; the
 	// reconciliation sweep catches it up.
 	Overdue         bool
@@ -86,10 +92,16 @@ type Lease interface {
 	Release(ctx context.Context) error
 }
 
-// Publisher stores messages in PLAID_EVENTS and returns only when every one
-// is acknowledged (or with an error: then none may be assumed stored).
+// Publisher stores messages in PLAID_EVENTS.
 type Publisher interface {
+	// Publish returns only when every message is acknowledged (or with an
+	// error: then any may or may not be stored). The last message is sent
+	// only after all the others are stored, so a stored
+	// plaid.sync.completed means its whole update is stored.
 	Publish(ctx context.Context, msgs []Message) error
+	// LastCompleted returns the owner's most recent plaid.sync.completed
+	// event, or nil if there is none.
+	LastCompleted(ctx context.Context, owner events.Owner) (*events.Event, error)
 }
 
 // WebhookHead reports the last sequence of PLAID_WEBHOOKS.
@@ -143,7 +155,8 @@ const (
 	OutcomeUnknownOwner  = "unknown_owner"  // no token registered (Plaid can fire before registration)
 	OutcomeParked        = "parked"         // owner parked; nothing to do
 	OutcomeIgnored       = "ignored"        // a webhook the fetcher does not act on
-	OutcomeLeaseConflict = "lease_conflict" // another replica syncs the owner; retried shortly
+	OutcomeLeaseConflict = "lease_conflict" // another replica holds the owner's lease; retried shortly
+	OutcomeFollowUp      = "follow_up"      // recorded for the replica syncing the owner (which syncs once more); checked again later
 	OutcomeRetry         = "retry"          // transient failure; retried with backoff
 	OutcomeNeedsUser     = "needs_user"     // Plaid needs the user; owner parked, event emitted
 	OutcomeGone          = "gone"           // item or token gone; owner parked, event emitted
@@ -285,6 +298,17 @@ func (w *Worker) retry(ctx context.Context, owner events.Owner, t Trigger, err e
 	return Decision{Verdict: Retry, Delay: min(delay, w.opts.MaxRetryDelay), Outcome: OutcomeRetry, Err: err}
 }
 
+// leaseDelay is how long a message waits for another replica's lease: it
+// doubles with each delivery, so a long sync does not use up a waiting
+// message's deliveries.
+func (w *Worker) leaseDelay(t Trigger) time.Duration {
+	delay := w.opts.LeaseRetryDelay
+	for i := uint64(1); i < t.Deliveries && delay < w.opts.MaxRetryDelay; i++ {
+		delay *= 2
+	}
+	return min(delay, w.opts.MaxRetryDelay)
+}
+
 func (w *Worker) markOverdue(ctx context.Context, owner events.Owner) {
 	for range 3 {
 		s, rev, err := w.state.Load(ctx, owner)
@@ -311,11 +335,7 @@ func (w *Worker) acquire(ctx context.Context, owner events.Owner, t Trigger) (Le
 			d := w.retry(ctx, owner, t, err)
 			return nil, &d
 		}
-		delay := w.opts.LeaseRetryDelay
-		for i := uint64(1); i < t.Deliveries && delay < w.opts.MaxRetryDelay; i++ {
-			delay *= 2
-		}
-		return nil, &Decision{Verdict: Retry, Delay: min(delay, w.opts.MaxRetryDelay), Outcome: OutcomeLeaseConflict}
+		return nil, &Decision{Verdict: Retry, Delay: w.leaseDelay(t), Outcome: OutcomeLeaseConflict}
 	case err != nil:
 		d := w.retry(ctx, owner, t, fmt.Errorf("acquire lease: %w", err))
 		return nil, &d
@@ -340,16 +360,125 @@ func (w *Worker) sync(ctx context.Context, owner events.Owner, t Trigger, heartb
 		return d
 	}
 
-	lease, d := w.acquire(ctx, owner, t)
-	if d != nil {
-		return *d
+	lease, err := w.leases.Acquire(ctx, owner)
+	if errors.Is(err, ErrLeaseHeld) {
+		return w.leaveToHolder(ctx, owner, cred, t, heartbeat)
 	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = lease.Release(rctx) // an unreleased lease expires by itself
-	}()
-	return w.syncLocked(ctx, owner, cred, t, lease, heartbeat)
+	if err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("acquire lease: %w", err))
+	}
+	return w.finishHolding(ctx, owner, cred, t, lease, heartbeat, w.syncLocked(ctx, owner, cred, t, lease, heartbeat))
+}
+
+func (w *Worker) release(ctx context.Context, lease Lease) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = lease.Release(rctx) // an unreleased lease expires by itself
+}
+
+// leaveToHolder handles a sync trigger whose owner another replica is
+// working on: it records the trigger in FollowUpSeq for the holder, then
+// tries the lease once more. Either the holder sees the record after it
+// releases the lease (and syncs once more), or this worker gets the lease
+// after the holder released it. If the lease is still held, the message
+// comes back later rather than being acked, in case the holder dies.
+func (w *Worker) leaveToHolder(ctx context.Context, owner events.Owner, cred Credential, t Trigger, heartbeat func()) Decision {
+	for attempt := 0; ; attempt++ {
+		state, rev, err := w.state.Load(ctx, owner)
+		if err != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
+		}
+		if d, done := w.settled(state, t); done {
+			return d
+		}
+		if state.FollowUpSeq >= t.Seq {
+			break
+		}
+		state.FollowUpSeq = t.Seq
+		_, err = w.state.Save(ctx, owner, state, rev)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrConflict) || attempt == 4 {
+			return w.retry(ctx, owner, t, fmt.Errorf("record follow-up: %w", err))
+		}
+	}
+	lease, err := w.leases.Acquire(ctx, owner)
+	if errors.Is(err, ErrLeaseHeld) {
+		// Not acked: the holder may die before it sees the record (and this
+		// may even be the dead holder's own message, redelivered). Come
+		// back later: by then a live holder has covered it (coalesced), or
+		// the lease has expired and this message syncs itself.
+		if t.LastDelivery {
+			return w.retry(ctx, owner, t, err)
+		}
+		return Decision{Verdict: Retry, Delay: w.leaseDelay(t), Outcome: OutcomeFollowUp}
+	}
+	if err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("acquire lease: %w", err))
+	}
+	return w.finishHolding(ctx, owner, cred, t, lease, heartbeat, w.syncLocked(ctx, owner, cred, t, lease, heartbeat))
+}
+
+// maxFollowUps bounds the extra syncs one lease holder runs; triggers that
+// keep arriving beyond that stay recorded for the next holder.
+const maxFollowUps = 10
+
+// finishHolding ends work done under lease: it releases the lease, then
+// looks for sync triggers that were left for the holder (FollowUpSeq above
+// SyncedThroughSeq) and, if there are, takes the lease again and syncs once
+// more. Checking after the release closes the race with leaveToHolder: a
+// trigger recorded before this check is seen here; one recorded after it
+// finds the lease free (or held by a newer holder, which checks in turn).
+func (w *Worker) finishHolding(ctx context.Context, owner events.Owner, cred Credential, t Trigger, lease Lease, heartbeat func(), d Decision) Decision {
+	for range maxFollowUps {
+		w.release(ctx, lease)
+		if d.Verdict != Ack {
+			return d
+		}
+		state, _, err := w.state.Load(ctx, owner)
+		if err != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("check follow-ups: %w", err))
+		}
+		if state.Parked || state.FollowUpSeq <= state.SyncedThroughSeq {
+			return d
+		}
+		lease, err = w.leases.Acquire(ctx, owner)
+		if errors.Is(err, ErrLeaseHeld) {
+			return d // the new holder checks the follow-up in turn
+		}
+		if err != nil {
+			// Not acked, so redelivered; its sync covers the follow-up.
+			return w.retry(ctx, owner, t, fmt.Errorf("acquire lease for a follow-up: %w", err))
+		}
+		// Seq 0: not covered by any earlier sync, so it always syncs.
+		next := w.syncLocked(ctx, owner, cred, Trigger{Deliveries: t.Deliveries, LastDelivery: t.LastDelivery, Webhook: t.Webhook}, lease, heartbeat)
+		if next.Verdict != Ack {
+			d = next
+			continue // releases, then returns next
+		}
+		d = mergeStats(d, next)
+	}
+	w.release(ctx, lease)
+	return d
+}
+
+func mergeStats(a, b Decision) Decision {
+	switch {
+	case b.Sync == nil:
+		return a
+	case a.Sync == nil:
+		a.Sync, a.Outcome = b.Sync, b.Outcome
+		return a
+	}
+	m := &SyncStats{Pages: a.Sync.Pages + b.Sync.Pages, Restarts: a.Sync.Restarts + b.Sync.Restarts, Duration: a.Sync.Duration + b.Sync.Duration, Events: map[string]int{}}
+	for _, ev := range []map[string]int{a.Sync.Events, b.Sync.Events} {
+		for k, v := range ev {
+			m.Events[k] += v
+		}
+	}
+	a.Sync = m
+	return a
 }
 
 // settled reports whether the trigger needs no sync: the owner is parked, or
@@ -375,6 +504,20 @@ func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Creden
 	}
 	if d, done := w.settled(state, t); done {
 		return d
+	}
+	storedCursor := state.Cursor
+	// A run that published a whole update and then died before saving the
+	// cursor left the update's plaid.sync.completed behind: consumers have
+	// applied it, so continue from its end, not from the saved cursor
+	// (which would publish an overlapping update from the same start).
+	if last, err := w.pub.LastCompleted(ctx, owner); err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("read last completed update: %w", err))
+	} else if last != nil && last.ResyncEpoch == state.ResyncEpoch {
+		var c events.SyncCompleted
+		if err := json.Unmarshal(last.Data, &c); err == nil && c.StartCursor == state.Cursor && c.EndCursor != state.Cursor {
+			w.logger.InfoContext(ctx, "rolling the cursor forward to an update published by an interrupted run", "owner", owner.ID)
+			state.Cursor = c.EndCursor
+		}
 	}
 	// Every webhook stored up to now is satisfied by this sync: Plaid's data
 	// as of now includes whatever they announced.
@@ -411,17 +554,32 @@ func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Creden
 		return w.retry(ctx, owner, t, fmt.Errorf("publish events: %w", err))
 	}
 
-	state.Cursor = update.NextCursor
-	state.SyncedThroughSeq = max(state.SyncedThroughSeq, head)
-	state.Overdue = false
-	state.LastSyncAt = start
-	state.LastSyncOutcome = OutcomeSynced
-	if t.Webhook.MsgID != "" {
-		state.LastWebhookAt = t.Webhook.ReceivedAt
-	}
-	if _, err := w.state.Save(ctx, owner, state, rev); err != nil {
-		// The events are stored with deterministic ids; a retry re-syncs
-		// from the cursor that was saved and re-publishes nothing new.
+	// Save the cursor. Others may have written the state meanwhile
+	// (FollowUpSeq, Overdue, an item webhook's bookkeeping); the cursor is
+	// ours while we hold the lease, so on a conflict re-read and re-apply,
+	// unless the cursor itself moved (the lease was lost).
+	for attempt := 0; ; attempt++ {
+		state.Cursor = update.NextCursor
+		state.SyncedThroughSeq = max(state.SyncedThroughSeq, head)
+		state.Overdue = false
+		state.LastSyncAt = start
+		state.LastSyncOutcome = OutcomeSynced
+		if t.Webhook.MsgID != "" {
+			state.LastWebhookAt = t.Webhook.ReceivedAt
+		}
+		_, err = w.state.Save(ctx, owner, state, rev)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ErrConflict) && attempt < 4 {
+			var cur State
+			if cur, rev, err = w.state.Load(ctx, owner); err == nil && (cur.Cursor == storedCursor || cur.Cursor == update.NextCursor) {
+				state = cur
+				continue
+			}
+		}
+		// The events are stored with deterministic ids and the update's
+		// plaid.sync.completed lets the next run roll forward.
 		return w.retry(ctx, owner, t, fmt.Errorf("save cursor: %w", err))
 	}
 	return Decision{Verdict: Ack, Outcome: OutcomeSynced, Sync: &SyncStats{
@@ -589,13 +747,14 @@ func (w *Worker) recurringUpdate(ctx context.Context, owner events.Owner, t Trig
 	if d != nil {
 		return *d
 	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = lease.Release(rctx)
-	}()
-	heartbeat()
+	// Sync triggers may have been left for this lease holder meanwhile.
+	return w.finishHolding(ctx, owner, cred, t, lease, heartbeat, w.recurringLocked(ctx, owner, cred, t, state, rev, heartbeat))
+}
 
+// recurringLocked diffs and publishes the owner's recurring streams under
+// its lease.
+func (w *Worker) recurringLocked(ctx context.Context, owner events.Owner, cred Credential, t Trigger, state State, rev uint64, heartbeat func()) Decision {
+	heartbeat()
 	prev, prevRev, err := w.recurring.Load(ctx, owner)
 	if err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("load recurring snapshot: %w", err))

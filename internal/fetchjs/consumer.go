@@ -88,8 +88,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 				}
 				if ctx.Err() != nil {
 					// Pulled but not started before shutdown: hand it back
-					// at once rather than after its AckWait.
-					_ = msg.Nak()
+					// now rather than after its AckWait.
+					c.handBack(msg)
 					continue
 				}
 				c.handle(work, msg)
@@ -134,8 +134,8 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		d = c.worker.Handle(ctx, t, func() { _ = msg.InProgress() })
 	}
 	if ctx.Err() != nil && d.Verdict != fetch.Ack {
-		// Shutdown cut the work short: hand the message back untouched.
-		_ = msg.Nak()
+		// Shutdown cut the work short: hand the message back.
+		c.handBack(msg)
 		return
 	}
 	ackErr := c.settle(ctx, msg, d)
@@ -164,6 +164,29 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		level = slog.LevelError
 	}
 	c.logger.LogAttrs(ctx, level, "webhook.handled", attrs...)
+}
+
+// handBackDelay keeps a handed-back message from going straight back into
+// this (draining) replica's buffer, where each bounce would use up one of
+// its deliveries.
+const handBackDelay = 2 * time.Second
+
+// handBack returns a message this replica will not finish because it is
+// shutting down. On its last delivery a hand-back would make JetStream drop
+// it silently, so it is dead-lettered instead (the reconciliation sweep or an
+// operator replays it).
+func (c *Consumer) handBack(msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err == nil && c.maxDeliver > 0 && md.NumDelivered >= uint64(c.maxDeliver) {
+		d := fetch.Decision{Verdict: fetch.DeadLetter, Outcome: fetch.OutcomeDeadLetter, Reason: "fetcher shut down during the message's last delivery"}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.settle(ctx, msg, d); err != nil {
+			c.logger.Error("dead-letter on shutdown", "stream_seq", md.Sequence.Stream, "err", err)
+		}
+		return
+	}
+	_ = msg.NakWithDelay(handBackDelay)
 }
 
 // settle acks, naks or dead-letters msg as d says.

@@ -59,7 +59,7 @@ func (s States) Load(ctx context.Context, owner events.Owner) (fetch.State, uint
 		return fetch.State{}, 0, err
 	}
 	return fetch.State{
-		Cursor: st.Cursor, ResyncEpoch: st.ResyncEpoch, SyncedThroughSeq: st.SyncedThroughSeq,
+		Cursor: st.Cursor, ResyncEpoch: st.ResyncEpoch, SyncedThroughSeq: st.SyncedThroughSeq, FollowUpSeq: st.FollowUpSeq,
 		Parked: st.Parked, ParkedReason: st.ParkedReason, Overdue: st.Overdue,
 		LastSyncAt: st.LastSyncAt, LastSyncOutcome: st.LastSyncOutcome, LastWebhookAt: st.LastWebhookAt,
 	}, rev, nil
@@ -82,7 +82,7 @@ func (s States) Save(ctx context.Context, owner events.Owner, f fetch.State, rev
 		}
 		st = cur // keep fields fetch does not manage (environment, timestamps)
 	}
-	st.Cursor, st.ResyncEpoch, st.SyncedThroughSeq = f.Cursor, f.ResyncEpoch, f.SyncedThroughSeq
+	st.Cursor, st.ResyncEpoch, st.SyncedThroughSeq, st.FollowUpSeq = f.Cursor, f.ResyncEpoch, f.SyncedThroughSeq, f.FollowUpSeq
 	if f.Parked && !st.Parked {
 		st.ParkedAt = f.LastSyncAt
 	}
@@ -186,11 +186,13 @@ func (p Publisher) Publish(ctx context.Context, msgs []fetch.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	for _, m := range msgs {
-		msg := &nats.Msg{Subject: m.Subject, Data: m.Body, Header: nats.Header{}}
-		msg.Header.Set("Content-Type", "application/cloudevents+json")
-		f, err := p.JS.PublishMsgAsync(msg, jetstream.WithMsgID(m.MsgID), jetstream.WithExpectStream(events.EventStream))
+	// All but the last asynchronously, awaited; then the last (an update's
+	// plaid.sync.completed) on its own, so it is stored only after the
+	// events it closes.
+	head, last := msgs[:len(msgs)-1], msgs[len(msgs)-1]
+	futures := make([]jetstream.PubAckFuture, 0, len(head))
+	for _, m := range head {
+		f, err := p.JS.PublishMsgAsync(eventMsg(m), jetstream.WithMsgID(m.MsgID), jetstream.WithExpectStream(events.EventStream))
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", m.Event.Type, err)
 		}
@@ -200,12 +202,46 @@ func (p Publisher) Publish(ctx context.Context, msgs []fetch.Message) error {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("publish %s: %w", msgs[i].Event.Type, err)
+			return fmt.Errorf("publish %s: %w", head[i].Event.Type, err)
 		case <-ctx.Done():
 			return fmt.Errorf("publish events: %w", ctx.Err())
 		}
 	}
+	if _, err := p.JS.PublishMsg(ctx, eventMsg(last), jetstream.WithMsgID(last.MsgID), jetstream.WithExpectStream(events.EventStream)); err != nil {
+		return fmt.Errorf("publish %s: %w", last.Event.Type, err)
+	}
 	return nil
+}
+
+func eventMsg(m fetch.Message) *nats.Msg {
+	msg := &nats.Msg{Subject: m.Subject, Data: m.Body, Header: nats.Header{}}
+	msg.Header.Set("Content-Type", "application/cloudevents+json")
+	return msg
+}
+
+// LastCompleted implements fetch.Publisher with a direct read of the last
+// message on the owner's plaid.sync.completed subject.
+func (p Publisher) LastCompleted(ctx context.Context, owner events.Owner) (*events.Event, error) {
+	subject, err := events.SubjectForType(owner.ID, events.TypeSyncCompleted)
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.JS.Stream(ctx, events.EventStream)
+	if err != nil {
+		return nil, fmt.Errorf("event stream: %w", err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("last completed update: %w", err)
+	}
+	e, err := events.DecodeEvent(m.Data)
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
 }
 
 // WebhookHead reads the last sequence of PLAID_WEBHOOKS.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,14 +100,70 @@ func storm(t *testing.T, seed int64) {
 	for _, id := range items {
 		p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", id)
 	}
-	waitFor(t, "the consumer to drain", func() bool {
+	// Converged: nothing left to deliver and every ledger matches. (A
+	// message Nak'd with a delay is not visible in the consumer's counts
+	// while it waits, so the ledgers are part of the condition.)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		info, err := p.consumer.Info(context.Background())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
-	})
+		drained := err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		same := drained
+		for _, id := range items {
+			if !same {
+				break
+			}
+			same = sameTransactions(p.ledger(id), p.truth(id))
+		}
+		if same {
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
 	for _, id := range items {
+		t.Cleanup(func() {
+			if t.Failed() {
+				p.dumpUpdates(id)
+			}
+		})
 		equalLedger(t, p.ledger(id), p.truth(id))
 		p.checkCursor(id)
 	}
+}
+
+// dumpUpdates logs the shape of an owner's event stream, for diagnosis.
+func (p *pipeline) dumpUpdates(owner string) {
+	key, _ := events.OwnerKey(events.OwnerItem, owner)
+	st, _, err := p.items.Get(context.Background(), key)
+	p.mu.Lock()
+	p.t.Logf("%s: state %+v (%v); outcomes %v", owner, st, err, p.outcomes)
+	p.mu.Unlock()
+	var run []string
+	flush := func(tail string) {
+		if len(run) > 0 || tail != "" {
+			p.t.Logf("%s: %v %s", owner, run, tail)
+		}
+		run = nil
+	}
+	for _, e := range p.eventsOf(owner) {
+		if e.Type == events.TypeSyncCompleted {
+			var c events.SyncCompleted
+			_ = json.Unmarshal(e.Data, &c)
+			flush(fmt.Sprintf("completed %s start=%.12s end=%.12s +%d ~%d -%d p%d", e.UpdateID[:6], c.StartCursor, c.EndCursor, c.Added, c.Modified, c.Removed, c.Posted))
+			continue
+		}
+		id := e.UpdateID[:min(6, len(e.UpdateID))]
+		if n := len(run); n > 0 && strings.HasPrefix(run[n-1], id+"x") {
+			var k int
+			_, _ = fmt.Sscanf(run[n-1], id+"x%d", &k)
+			run[n-1] = fmt.Sprintf("%sx%d", id, k+1)
+		} else {
+			run = append(run, id+"x1")
+		}
+	}
+	flush("(end)")
 }
 
 // fault injects f on /transactions/sync.
@@ -152,4 +209,20 @@ func (p *pipeline) checkCursor(itemID string) {
 	if st.Cursor != last {
 		p.t.Errorf("item %s: saved cursor %q is not the last published end cursor %q", itemID, st.Cursor, last)
 	}
+}
+
+// sameTransactions reports whether a ledger holds exactly want.
+func sameTransactions(l *ledger, want map[string]json.RawMessage) bool {
+	if len(l.txns) != len(want) {
+		return false
+	}
+	for id, w := range want {
+		var a, b any
+		_ = json.Unmarshal(l.txns[id], &a)
+		_ = json.Unmarshal(w, &b)
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			return false
+		}
+	}
+	return true
 }
