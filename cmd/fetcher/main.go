@@ -10,13 +10,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/plaidstream/plaidstream/internal/cli"
 )
 
 func main() {
@@ -53,28 +52,8 @@ func runWithInput(ctx context.Context, args []string, getenv func(string) string
 	return app.Run(ctx)
 }
 
-// exitError carries a specific exit status out of run.
-type exitError struct {
-	code int
-	err  error
-}
+// usageError and exitCode follow the conventions all our binaries share
+// (internal/cli).
+func usageError(err error) error { return cli.UsageError(err) }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// usageError marks bad command-line input or settings (exit status 2).
-func usageError(err error) error { return &exitError{code: 2, err: err} }
-
-// exitCode maps run's result to a process exit status, printing the error.
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	code := 1
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
-	fmt.Fprintln(stderr, "fetcher:", err)
-	return code
-}
+func exitCode(err error, stderr io.Writer) int { return cli.ExitCode("fetcher", err, stderr) }

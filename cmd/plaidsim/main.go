@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/plaidstream/plaidstream/internal/cli"
 
 	"github.com/plaidstream/plaidstream/internal/plaid/plaidsim"
 )
@@ -110,29 +111,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return err
 }
 
-// exitError carries a specific exit status out of run.
-type exitError struct {
-	code int
-	err  error
-}
+// usageError and exitCode follow the conventions all our binaries share
+// (internal/cli).
+func usageError(err error) error { return cli.UsageError(err) }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// usageError marks bad command-line input (exit status 2).
-func usageError(err error) error { return &exitError{code: 2, err: err} }
-
-// exitCode maps run's result to a process exit status, printing the error:
-// 0 for success and --help, 2 for usage errors, 1 otherwise.
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	code := 1
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
-	fmt.Fprintln(stderr, "plaidsim:", err)
-	return code
-}
+func exitCode(err error, stderr io.Writer) int { return cli.ExitCode("plaidsim", err, stderr) }

@@ -132,7 +132,7 @@ Flags:
 		if w.err != nil {
 			return w.err
 		}
-		return &exitError{code: 1, err: fmt.Errorf("webhook is invalid: %s", verify.Reason(err))}
+		return &exitError{Code: 1, Err: fmt.Errorf("webhook is invalid: %s", verify.Reason(err))}
 	}
 	w.line("verdict", "VALID")
 	return w.err
