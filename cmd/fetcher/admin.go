@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // readiness answers /readyz: ready only while the fetcher can work: NATS
@@ -37,31 +33,4 @@ func (r *readiness) check(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// newAdminHandler serves the operator endpoints.
-func newAdminHandler(reg *prometheus.Registry, ready *readiness) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(w, http.StatusOK, "ok", "")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := ready.check(r.Context()); err != nil {
-			writeStatus(w, http.StatusServiceUnavailable, "not ready", err.Error())
-			return
-		}
-		writeStatus(w, http.StatusOK, "ready", "")
-	})
-	return mux
-}
-
-func writeStatus(w http.ResponseWriter, code int, status, reason string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	body := map[string]string{"status": status}
-	if reason != "" {
-		body["reason"] = reason
-	}
-	_ = json.NewEncoder(w).Encode(body) // the prober went away; nothing to do
 }

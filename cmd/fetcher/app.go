@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plaidstream/plaidstream/internal/adminhttp"
 	"io"
 	"log/slog"
 	"math"
@@ -194,7 +195,7 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
 	a.admin = &http.Server{
-		Handler:           newAdminHandler(reg, a.ready),
+		Handler:           adminhttp.Handler(reg, a.ready.check),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,

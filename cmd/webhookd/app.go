@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plaidstream/plaidstream/internal/adminhttp"
 	"io"
 	"log/slog"
 	"net"
@@ -181,7 +182,7 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	a.admin = &http.Server{
-		Handler:           newAdminHandler(reg, a.ready),
+		Handler:           adminhttp.Handler(reg, a.ready.check),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -1,0 +1,42 @@
+// Package adminhttp serves the operator endpoints every plaidstream binary
+// has on its admin listener, kept off the public port: /metrics from the
+// binary's own Prometheus registry, /healthz (the process is alive) and
+// /readyz (the binary can do its work).
+package adminhttp
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Handler serves GET /metrics, /healthz and /readyz. ready reports why the
+// binary is not ready (503 with the reason) or nil (200).
+func Handler(reg *prometheus.Registry, ready func(context.Context) error) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusOK, "ok", "")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context()); err != nil {
+			writeStatus(w, http.StatusServiceUnavailable, "not ready", err.Error())
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready", "")
+	})
+	return mux
+}
+
+func writeStatus(w http.ResponseWriter, code int, status, reason string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	body := map[string]string{"status": status}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	_ = json.NewEncoder(w).Encode(body) // the prober went away; nothing to do
+}
