@@ -289,3 +289,41 @@ func TestExhaustedRetriesDeadLetterAndMarkOverdue(t *testing.T) {
 		t.Errorf("cursor moved without a sync: %q", st.Cursor)
 	}
 }
+
+func TestProcessorRecurringStreams(t *testing.T) {
+	p := newPipeline(t, 1)
+	n := 10
+	item, err := p.sim.CreateItem(plaidsim.ItemOptions{Transactions: &n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := item.Accounts[0].AccountID
+	ctx := context.Background()
+	created, err := p.client.ProcessorTokenCreate(ctx, plaid.ProcessorTokenCreateRequest{AccessToken: plaid.AccessToken(item.AccessToken), AccountID: account, Processor: "dwolla"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.tokens.PutProcessor(ctx, account, string(created.ProcessorToken), "sandbox"); err != nil {
+		t.Fatal(err)
+	}
+	in := plaidsim.StreamInput{TransactionStream: plaidsim.TransactionStream{AccountID: account, Description: "payroll", Frequency: "SEMI_MONTHLY", FirstDate: "2026-01-15", LastDate: "2026-11-15"}}
+	if _, err := p.sim.PutRecurringStream(item.ItemID, "stream-payroll", in); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"webhook_type": "TRANSACTIONS", "webhook_code": "RECURRING_TRANSACTIONS_UPDATE", "account_id": account, "environment": "sandbox"})
+	env := events.WebhookEnvelope{WebhookType: "TRANSACTIONS", WebhookCode: "RECURRING_TRANSACTIONS_UPDATE", AccountID: account, Environment: "sandbox"}
+	msg := &nats.Msg{Subject: events.WebhookSubject(env.WebhookType, env.WebhookCode), Data: body, Header: nats.Header(events.WebhookHeaders(env, events.WebhookMsgID("rec-"+account), "kid", time.Now()))}
+	if _, err := p.js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the processor recurring diff", func() bool { return p.outcome(fetch.OutcomeRecurring) == 1 })
+	es := p.eventsOf(account)
+	if hasType(es, events.TypeRecurringStreamAdded) != 1 || es[0].Subject != "stream-payroll" || es[0].Source != "plaid/sandbox/processor/"+account {
+		t.Fatalf("want one stream added event from the processor source, got %d events", len(es))
+	}
+	var rs events.RecurringStream
+	_ = json.Unmarshal(es[0].Data, &rs)
+	if rs.ItemID != "" || rs.AccountID != account {
+		t.Errorf("processor stream payload: got item %q account %q", rs.ItemID, rs.AccountID)
+	}
+}
