@@ -73,11 +73,24 @@ type StateStore interface {
 	Save(ctx context.Context, owner events.Owner, s State, rev uint64) (uint64, error)
 }
 
-// RecurringStore keeps each owner's last recurring-stream Snapshot with
-// compare-and-set.
+// RecurringState is what the worker keeps per owner about recurring
+// streams: the snapshot consumers hold, and the one a run is publishing.
+type RecurringState struct {
+	// Current is the snapshot every published event leads to.
+	Current Snapshot `json:"current"`
+	// Pending, if set, is the next snapshot a run stored before publishing
+	// the events that lead to it; a run that finds it re-publishes those
+	// events (same ids) and promotes it, so a crash in between cannot leave
+	// consumers with changes the stored snapshot does not know about.
+	Pending *Snapshot `json:"pending,omitempty"`
+}
+
+// RecurringStore keeps each owner's RecurringState with compare-and-set.
 type RecurringStore interface {
-	Load(ctx context.Context, owner events.Owner) (Snapshot, uint64, error)
-	Save(ctx context.Context, owner events.Owner, s Snapshot, rev uint64) (uint64, error)
+	// Load returns the state and its revision (zero and 0 if none).
+	Load(ctx context.Context, owner events.Owner) (RecurringState, uint64, error)
+	// Save writes s if the stored revision is still rev (0: create).
+	Save(ctx context.Context, owner events.Owner, s RecurringState, rev uint64) (uint64, error)
 }
 
 // Leases grants at most one sync per owner across all replicas.
@@ -752,12 +765,27 @@ func (w *Worker) recurringUpdate(ctx context.Context, owner events.Owner, t Trig
 }
 
 // recurringLocked diffs and publishes the owner's recurring streams under
-// its lease.
+// its lease: finish an interrupted run first, store the next snapshot as
+// pending, publish, then promote it.
 func (w *Worker) recurringLocked(ctx context.Context, owner events.Owner, cred Credential, t Trigger, state State, rev uint64, heartbeat func()) Decision {
 	heartbeat()
-	prev, prevRev, err := w.recurring.Load(ctx, owner)
+	params := RecurringParams{Owner: owner, Environment: cred.Environment, Epoch: state.ResyncEpoch, Now: w.opts.Now(), KeepRaw: w.opts.KeepRaw}
+	rs, rrev, err := w.recurring.Load(ctx, owner)
 	if err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("load recurring snapshot: %w", err))
+	}
+	if rs.Pending != nil {
+		msgs, err := RecurringMessages(rs.Current, *rs.Pending, params)
+		if err != nil {
+			return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "replay recurring: " + err.Error(), Err: err}
+		}
+		if err := w.pub.Publish(ctx, msgs); err != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("republish recurring events: %w", err))
+		}
+		rs = RecurringState{Current: *rs.Pending}
+		if rrev, err = w.recurring.Save(ctx, owner, rs, rrev); err != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("promote recurring snapshot: %w", err))
+		}
 	}
 	var resp *plaid.TransactionsRecurringGetResponse
 	if owner.Kind == events.OwnerProcessor {
@@ -768,17 +796,21 @@ func (w *Worker) recurringLocked(ctx context.Context, owner events.Owner, cred C
 	if err != nil {
 		return w.plaidFailure(ctx, owner, cred, t, state, rev, err)
 	}
-	next, msgs, err := DiffRecurring(prev, resp, RecurringParams{Owner: owner, Environment: cred.Environment, Epoch: state.ResyncEpoch, Now: w.opts.Now(), KeepRaw: w.opts.KeepRaw})
+	next, msgs, err := DiffRecurring(rs.Current, resp, params)
 	if err != nil {
 		return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "diff recurring: " + err.Error(), Err: err}
 	}
 	if len(msgs) == 0 {
 		return Decision{Verdict: Ack, Outcome: OutcomeRecurring}
 	}
+	rs.Pending = &next
+	if rrev, err = w.recurring.Save(ctx, owner, rs, rrev); err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("store pending recurring snapshot: %w", err))
+	}
 	if err := w.pub.Publish(ctx, msgs); err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("publish recurring events: %w", err))
 	}
-	if _, err := w.recurring.Save(ctx, owner, next, prevRev); err != nil {
+	if _, err := w.recurring.Save(ctx, owner, RecurringState{Current: next}, rrev); err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("save recurring snapshot: %w", err))
 	}
 	return Decision{Verdict: Ack, Outcome: OutcomeRecurring, Sync: &SyncStats{Events: countByType(msgs)}}

@@ -103,33 +103,34 @@ func (s States) Save(ctx context.Context, owner events.Owner, f fetch.State, rev
 	return newRev, err
 }
 
-// Recurring keeps fetch.Snapshot as JSON in the PLAID_RECURRING bucket.
+// Recurring keeps fetch.RecurringState as JSON in the PLAID_RECURRING
+// bucket.
 type Recurring struct{ KV jetstream.KeyValue }
 
 var _ fetch.RecurringStore = Recurring{}
 
 // Load implements fetch.RecurringStore.
-func (r Recurring) Load(ctx context.Context, owner events.Owner) (fetch.Snapshot, uint64, error) {
+func (r Recurring) Load(ctx context.Context, owner events.Owner) (fetch.RecurringState, uint64, error) {
 	key, err := ownerKey(owner)
 	if err != nil {
-		return fetch.Snapshot{}, 0, err
+		return fetch.RecurringState{}, 0, err
 	}
 	e, err := r.KV.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fetch.Snapshot{}, 0, nil
+		return fetch.RecurringState{}, 0, nil
 	}
 	if err != nil {
-		return fetch.Snapshot{}, 0, fmt.Errorf("load recurring snapshot %s: %w", key, err)
+		return fetch.RecurringState{}, 0, fmt.Errorf("load recurring snapshot %s: %w", key, err)
 	}
-	var s fetch.Snapshot
+	var s fetch.RecurringState
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
-		return fetch.Snapshot{}, 0, fmt.Errorf("decode recurring snapshot %s: %w", key, err)
+		return fetch.RecurringState{}, 0, fmt.Errorf("decode recurring snapshot %s: %w", key, err)
 	}
 	return s, e.Revision(), nil
 }
 
 // Save implements fetch.RecurringStore with compare-and-set.
-func (r Recurring) Save(ctx context.Context, owner events.Owner, s fetch.Snapshot, rev uint64) (uint64, error) {
+func (r Recurring) Save(ctx context.Context, owner events.Owner, s fetch.RecurringState, rev uint64) (uint64, error) {
 	key, err := ownerKey(owner)
 	if err != nil {
 		return 0, err
