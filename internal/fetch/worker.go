@@ -585,10 +585,13 @@ func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Creden
 			break
 		}
 		if errors.Is(err, ErrConflict) && attempt < 4 {
-			var cur State
-			if cur, rev, err = w.state.Load(ctx, owner); err == nil && (cur.Cursor == storedCursor || cur.Cursor == update.NextCursor) {
-				state = cur
+			cur, curRev, lerr := w.state.Load(ctx, owner)
+			if lerr == nil && (cur.Cursor == storedCursor || cur.Cursor == update.NextCursor) {
+				state, rev = cur, curRev
 				continue
+			}
+			if lerr != nil {
+				err = lerr
 			}
 		}
 		// The events are stored with deterministic ids and the update's
