@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/plaidstream/plaidstream/internal/secret"
 	"io"
 	"log/slog"
 	"os"
@@ -64,23 +65,8 @@ type CommonConfig struct {
 	LogLevel slog.Level      // LOG_LEVEL
 }
 
-// Secret is a string that never prints: fmt and slog show [redacted].
-type Secret string
-
-// String implements fmt.Stringer.
-func (Secret) String() string { return "[redacted]" }
-
-// GoString implements fmt.GoStringer, for %#v.
-func (Secret) GoString() string { return "[redacted]" }
-
-// LogValue implements slog.LogValuer.
-func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
-
-// MarshalText implements encoding.TextMarshaler.
-func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
-
-// Reveal returns the secret itself, for the one place that sends it.
-func (s Secret) Reveal() string { return string(s) }
+// Secret is a string that never prints (internal/secret).
+type Secret = secret.Secret
 
 // defaultPlaidRate is Plaid's documented production client-wide limit of
 // /transactions/sync, 2,500 requests per minute, rounded down to a per
@@ -218,9 +204,11 @@ Flags:
 	if err := common.finish(&cfg.Common, getenv); err != nil {
 		errs = append(errs, err)
 	}
-	if err := cfg.Plaid.Secret.load(getenv, secretFile); err != nil {
+	plaidSecret, err := secret.FromFileOrEnv(secretFile, "PLAID_SECRET", getenv)
+	if err != nil {
 		errs = append(errs, err)
 	}
+	cfg.Plaid.Secret = plaidSecret
 	if cfg.ReplicaName == "" {
 		cfg.ReplicaName = defaultReplicaName()
 	}
@@ -234,20 +222,6 @@ Flags:
 		return cfg, usageError(err)
 	}
 	return cfg, nil
-}
-
-// load reads the secret from PLAID_SECRET_FILE (flag or env) or PLAID_SECRET.
-func (s *Secret) load(getenv func(string) string, file string) error {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return fmt.Errorf("read Plaid secret file: %w", err)
-		}
-		*s = Secret(strings.TrimSpace(string(b)))
-		return nil
-	}
-	*s = Secret(getenv("PLAID_SECRET"))
-	return nil
 }
 
 func (c *Config) validate() error {

@@ -4,10 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/plaidstream/plaidstream/internal/secret"
 	"io"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/plaidstream/plaidstream/internal/envflag"
@@ -65,24 +64,8 @@ type Config struct {
 	LogLevel slog.Level // LOG_LEVEL: debug, info, warn, error
 }
 
-// Secret is a string that never prints: fmt and slog show [redacted].
-type Secret string
-
-// String implements fmt.Stringer.
-func (Secret) String() string { return "[redacted]" }
-
-// GoString implements fmt.GoStringer, for %#v.
-func (Secret) GoString() string { return "[redacted]" }
-
-// LogValue implements slog.LogValuer.
-func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
-
-// MarshalText implements encoding.TextMarshaler, so JSON and text encoders
-// of a whole Config print [redacted] too.
-func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
-
-// Reveal returns the secret itself, for the one place that sends it.
-func (s Secret) Reveal() string { return string(s) }
+// Secret is a string that never prints (internal/secret).
+type Secret = secret.Secret
 
 // Simulator credentials used by --dev (plaidsim's defaults).
 const (
@@ -158,9 +141,11 @@ Flags:
 		}
 		return cfg, usageError(err)
 	}
-	if err := cfg.Plaid.Secret.load(getenv, secretFile); err != nil {
+	plaidSecret, err := secret.FromFileOrEnv(secretFile, "PLAID_SECRET", getenv)
+	if err != nil {
 		return cfg, usageError(err)
 	}
+	cfg.Plaid.Secret = plaidSecret
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return cfg, usageError(fmt.Errorf("log level %q: want debug, info, warn or error", level))
 	}
@@ -175,20 +160,6 @@ Flags:
 		return cfg, usageError(err)
 	}
 	return cfg, nil
-}
-
-// load reads the secret from PLAID_SECRET_FILE (flag or env) or PLAID_SECRET.
-func (s *Secret) load(getenv func(string) string, file string) error {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return fmt.Errorf("read Plaid secret file: %w", err)
-		}
-		*s = Secret(strings.TrimSpace(string(b)))
-		return nil
-	}
-	*s = Secret(getenv("PLAID_SECRET"))
-	return nil
 }
 
 func (c *Config) validate() error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/plaidstream/plaidstream/internal/secret"
 	"io"
 	"log/slog"
 	"os"
@@ -85,8 +86,8 @@ Flags:
 		}
 		keys, keySource = verify.StaticKeys{key}, jwkFile
 	} else {
-		var secret Secret
-		if err := secret.load(getenv, secretFile); err != nil {
+		plaidSecret, err := secret.FromFileOrEnv(secretFile, "PLAID_SECRET", getenv)
+		if err != nil {
 			return usageError(err)
 		}
 		if baseURL == "" {
@@ -94,10 +95,10 @@ Flags:
 				return usageError(err)
 			}
 		}
-		if clientID == "" || secret == "" {
+		if clientID == "" || plaidSecret == "" {
 			return usageError(errors.New("verify: without --jwk, PLAID_CLIENT_ID and PLAID_SECRET are needed to fetch the key"))
 		}
-		client, err := plaid.NewClient(plaid.Config{BaseURL: baseURL, ClientID: clientID, Secret: secret.Reveal()})
+		client, err := plaid.NewClient(plaid.Config{BaseURL: baseURL, ClientID: clientID, Secret: plaidSecret.Reveal()})
 		if err != nil {
 			return usageError(err)
 		}

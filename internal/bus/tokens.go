@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
+	"github.com/plaidstream/plaidstream/internal/secret"
 	"slices"
 	"strings"
 	"time"
@@ -17,30 +16,9 @@ import (
 	"github.com/plaidstream/plaidstream/internal/tokens"
 )
 
-// Secret is a plaintext Plaid token in memory. Every way of printing it —
-// fmt verbs, slog, JSON, text — gives "[redacted]"; Reveal returns the
-// token for the one place that needs it (the Plaid request body).
-type Secret string
-
-const redacted = "[redacted]"
-
-// Reveal returns the plaintext token.
-func (s Secret) Reveal() string { return string(s) }
-
-// String returns "[redacted]".
-func (Secret) String() string { return redacted }
-
-// GoString returns "[redacted]" (for %#v).
-func (Secret) GoString() string { return redacted }
-
-// Format prints "[redacted]" for every verb, so %s, %v, %q and %x are safe.
-func (Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
-
-// LogValue makes slog print "[redacted]".
-func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalText returns "[redacted]" (and so does encoding/json).
-func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+// Secret is a plaintext Plaid token in memory: every way of printing it
+// gives "[redacted]" (internal/secret).
+type Secret = secret.Secret
 
 // TokenSchemaVersion is the schema version of credential records in
 // PLAID_TOKENS.
