@@ -296,6 +296,20 @@ func (w *Worker) Handle(ctx context.Context, t Trigger, heartbeat func()) Decisi
 	return Decision{Verdict: Ack, Outcome: OutcomeIgnored}
 }
 
+// credential loads owner's token. An owner nobody registered is acked (Plaid
+// can fire before an item is registered); a failed lookup is retried.
+func (w *Worker) credential(ctx context.Context, owner events.Owner, t Trigger) (Credential, *Decision) {
+	cred, err := w.creds.Credential(ctx, owner)
+	switch {
+	case errors.Is(err, ErrUnknownOwner):
+		return Credential{}, &Decision{Verdict: Ack, Outcome: OutcomeUnknownOwner}
+	case err != nil:
+		d := w.retry(ctx, owner, t, fmt.Errorf("load credential: %w", err))
+		return Credential{}, &d
+	}
+	return cred, nil
+}
+
 // retry turns a transient failure into a Retry verdict with backoff, or a
 // DeadLetter verdict on the last delivery (marking the owner overdue so the
 // reconciliation sweep catches it up).
@@ -358,12 +372,9 @@ func (w *Worker) acquire(ctx context.Context, owner events.Owner, t Trigger) (Le
 
 // sync runs one update for owner from its saved cursor.
 func (w *Worker) sync(ctx context.Context, owner events.Owner, t Trigger, heartbeat func()) Decision {
-	cred, err := w.creds.Credential(ctx, owner)
-	switch {
-	case errors.Is(err, ErrUnknownOwner):
-		return Decision{Verdict: Ack, Outcome: OutcomeUnknownOwner}
-	case err != nil:
-		return w.retry(ctx, owner, t, fmt.Errorf("load credential: %w", err))
+	cred, d := w.credential(ctx, owner, t)
+	if d != nil {
+		return *d
 	}
 	state, _, err := w.state.Load(ctx, owner)
 	if err != nil {
@@ -680,12 +691,9 @@ func (w *Worker) plaidFailure(ctx context.Context, owner events.Owner, cred Cred
 // itemWebhook turns an ITEM webhook into plaid.item.<code>; ERROR with
 // ITEM_LOGIN_REQUIRED parks the owner, LOGIN_REPAIRED un-parks it and syncs.
 func (w *Worker) itemWebhook(ctx context.Context, owner events.Owner, t Trigger, heartbeat func()) Decision {
-	cred, err := w.creds.Credential(ctx, owner)
-	switch {
-	case errors.Is(err, ErrUnknownOwner):
-		return Decision{Verdict: Ack, Outcome: OutcomeUnknownOwner}
-	case err != nil:
-		return w.retry(ctx, owner, t, fmt.Errorf("load credential: %w", err))
+	cred, d := w.credential(ctx, owner, t)
+	if d != nil {
+		return *d
 	}
 	var body struct {
 		Error *struct {
@@ -745,12 +753,9 @@ func (w *Worker) itemWebhook(ctx context.Context, owner events.Owner, t Trigger,
 // recurringUpdate diffs the owner's recurring streams against the stored
 // snapshot and publishes the changes.
 func (w *Worker) recurringUpdate(ctx context.Context, owner events.Owner, t Trigger, heartbeat func()) Decision {
-	cred, err := w.creds.Credential(ctx, owner)
-	switch {
-	case errors.Is(err, ErrUnknownOwner):
-		return Decision{Verdict: Ack, Outcome: OutcomeUnknownOwner}
-	case err != nil:
-		return w.retry(ctx, owner, t, fmt.Errorf("load credential: %w", err))
+	cred, d := w.credential(ctx, owner, t)
+	if d != nil {
+		return *d
 	}
 	state, rev, err := w.state.Load(ctx, owner)
 	if err != nil {
