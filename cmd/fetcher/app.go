@@ -194,14 +194,7 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 	if a.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
-	a.admin = &http.Server{
-		Handler:           adminhttp.Handler(reg, a.ready.check),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	a.admin = adminhttp.NewServer(reg, a.ready.check, logger)
 	logger.Info("fetcher ready",
 		"admin_addr", a.adminLn.Addr().String(),
 		"replica", cfg.ReplicaName,

@@ -181,14 +181,7 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	a.admin = &http.Server{
-		Handler:           adminhttp.Handler(reg, a.ready.check),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	a.admin = adminhttp.NewServer(reg, a.ready.check, logger)
 	logger.Info("webhookd ready",
 		"webhook_url", "http://"+a.publicLn.Addr().String()+"/plaid/webhook",
 		"admin_addr", a.adminLn.Addr().String(),

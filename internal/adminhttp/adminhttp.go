@@ -7,7 +7,9 @@ package adminhttp
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -39,4 +41,17 @@ func writeStatus(w http.ResponseWriter, code int, status, reason string) {
 		body["reason"] = reason
 	}
 	_ = json.NewEncoder(w).Encode(body) // the prober went away; nothing to do
+}
+
+// NewServer returns the admin listener's http.Server for Handler(reg, ready),
+// with timeouts: a scrape or probe that stalls must not hold a connection.
+func NewServer(reg *prometheus.Registry, ready func(context.Context) error, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           Handler(reg, ready),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
