@@ -146,7 +146,9 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 	if err != nil {
 		return nil, err
 	}
-	workerOpts := fetch.WorkerOptions{KeepRaw: cfg.KeepRaw}
+	// Renew the lease and extend the message well within both deadlines.
+	keepAlive := min(5*time.Second, min(cfg.Consumer.AckWait, cfg.Consumer.LeaseTTL)/3)
+	workerOpts := fetch.WorkerOptions{KeepRaw: cfg.KeepRaw, KeepAlive: keepAlive}
 	if h.workerOptions != nil {
 		h.workerOptions(&workerOpts)
 	}

@@ -6,16 +6,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/plaidstream/plaidstream/internal/secret"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/plaidstream/plaidstream/internal/bus"
 	"github.com/plaidstream/plaidstream/internal/envflag"
 	"github.com/plaidstream/plaidstream/internal/events"
 	"github.com/plaidstream/plaidstream/internal/plaid"
+	"github.com/plaidstream/plaidstream/internal/secret"
 	"github.com/plaidstream/plaidstream/internal/tokens"
 )
 
@@ -184,9 +185,9 @@ Flags:
 
 	e.Int(&cfg.Consumer.Workers, "workers", "FETCHER_WORKERS", 4, "messages (syncs) handled at once by this replica")
 	e.Int(&cfg.Consumer.MaxAckPending, "max-ack-pending", "FETCHER_MAX_ACK_PENDING", 0, "the consumer's MaxAckPending: workers summed over all replicas (0: this replica's workers)")
-	e.Duration(&cfg.Consumer.AckWait, "ack-wait", "FETCHER_ACK_WAIT", 30*time.Second, "redeliver a message not acknowledged or extended within this long (syncs extend it per page)")
-	e.Int(&cfg.Consumer.MaxDeliver, "max-deliver", "FETCHER_MAX_DELIVER", 8, "deliveries of a message at most; a failure on the last one dead-letters it to PLAID_DLQ")
-	e.Duration(&cfg.Consumer.LeaseTTL, "lease-ttl", "FETCHER_LEASE_TTL", 30*time.Second, "an item's sync lease expires this long after its holder stopped renewing it")
+	e.Duration(&cfg.Consumer.AckWait, "ack-wait", "FETCHER_ACK_WAIT", bus.DefaultAckWait, "redeliver a message not acknowledged or extended within this long (syncs extend it per page)")
+	e.Int(&cfg.Consumer.MaxDeliver, "max-deliver", "FETCHER_MAX_DELIVER", bus.DefaultMaxDeliver, "deliveries of a message at most; a failure on the last one dead-letters it to PLAID_DLQ")
+	e.Duration(&cfg.Consumer.LeaseTTL, "lease-ttl", "FETCHER_LEASE_TTL", bus.DefaultLeaseTTL, "an item's sync lease expires this long after its holder stopped renewing it")
 	e.Duration(&cfg.Consumer.ShutdownTimeout, "shutdown-timeout", "FETCHER_SHUTDOWN_TIMEOUT", 20*time.Second, "on SIGTERM, how long in-flight syncs may take before they are handed back")
 	e.Bool(&cfg.KeepRaw, "keep-raw", "FETCHER_KEEP_RAW", false, "copy Plaid's whole objects into event payloads (raw)")
 	e.String(&cfg.ReplicaName, "replica-name", "FETCHER_REPLICA_NAME", "", "this replica's name as lease holder (default: hostname plus a random suffix)")
@@ -255,8 +256,8 @@ func (c *Config) validate() error {
 		"lease ttl":        c.Consumer.LeaseTTL,
 		"shutdown timeout": c.Consumer.ShutdownTimeout,
 	} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		if d < time.Second {
+			errs = append(errs, fmt.Errorf("%s must be at least 1s", name))
 		}
 	}
 	if c.ReplicaName == "" || len(c.ReplicaName) > events.MaxNameLength || strings.ContainsFunc(c.ReplicaName, func(r rune) bool { return r < 0x20 || r == 0x7f }) {

@@ -17,7 +17,7 @@ import (
 var messageOutcomes = []string{
 	fetch.OutcomeSynced, fetch.OutcomeCoalesced, fetch.OutcomeUnknownOwner, fetch.OutcomeParked,
 	fetch.OutcomeIgnored, fetch.OutcomeLeaseConflict, fetch.OutcomeFollowUp, fetch.OutcomeRetry, fetch.OutcomeNeedsUser,
-	fetch.OutcomeGone, fetch.OutcomeDeadLetter, fetch.OutcomeItemEvent, fetch.OutcomeRecurring,
+	fetch.OutcomeGone, fetch.OutcomeDeadLetter, fetch.OutcomeItemEvent, fetch.OutcomeRecurring, fetch.OutcomeHandedBack,
 }
 
 // syncOutcomes are the outcome label of fetcher_syncs_total: what became of

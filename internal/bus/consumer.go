@@ -15,8 +15,10 @@ import (
 // Consumer defaults.
 const (
 	// DefaultAckWait is how long a delivered message may go without an Ack
-	// or an InProgress heartbeat before JetStream redelivers it.
-	DefaultAckWait = 60 * time.Second
+	// or an InProgress heartbeat before JetStream redelivers it. With
+	// DefaultLeaseTTL it bounds how soon another replica resumes the work of
+	// one that died: about both, well within a minute.
+	DefaultAckWait = 30 * time.Second
 	// DefaultMaxDeliver is how many times a message is delivered at most.
 	DefaultMaxDeliver = 8
 )
@@ -43,7 +45,7 @@ type ConsumerSettings struct {
 	// Each replica additionally bounds its own pulls to its workers (e.g.
 	// Consume with PullMaxMessages). Required.
 	Workers int
-	// AckWait (default 60s) is how long a delivered message may go without
+	// AckWait (default 30s) is how long a delivered message may go without
 	// an Ack, Nak, Term or InProgress before it is redelivered elsewhere: it
 	// bounds how long a crashed replica's message stays stuck. It must be
 	// longer than a normal sync; long syncs call InProgress (every AckWait/3,

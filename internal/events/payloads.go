@@ -152,6 +152,10 @@ type RecurringStream struct {
 	LastAmount        *StreamAmount `json:"last_amount"`
 	IsActive          bool          `json:"is_active"`
 	Status            string        `json:"status"`
+	// IsUserModified says the user edited the stream in the app; then
+	// LastUserModifiedDatetime (RFC 3339) says when, as Plaid sends it.
+	IsUserModified           bool    `json:"is_user_modified"`
+	LastUserModifiedDatetime *string `json:"last_user_modified_datetime,omitempty"`
 
 	PersonalFinanceCategory *PersonalFinanceCategory `json:"personal_finance_category"`
 	Raw                     json.RawMessage          `json:"raw,omitempty"`

@@ -102,9 +102,8 @@ func NormalizeRemovedTransaction(r plaid.RemovedTransaction, owner events.Owner)
 // plaid.recurring_stream.added and .modified. flow is events.StreamInflow or
 // events.StreamOutflow: which of Plaid's two lists the stream came from.
 // Amounts are plain decimal text as in NormalizeTransaction;
-// TransactionIDs is never null. Plaid's deprecated category fields and
-// is_user_modified / last_user_modified_datetime are not in the payload
-// (they are in Raw when keepRaw is set).
+// TransactionIDs is never null. Plaid's deprecated category fields are not
+// in the payload (they are in Raw when keepRaw is set).
 //
 // The result shares no memory with s.
 func NormalizeStream(s plaid.TransactionStream, flow string, owner events.Owner, keepRaw bool) events.RecurringStream {
@@ -125,7 +124,12 @@ func NormalizeStream(s plaid.TransactionStream, flow string, owner events.Owner,
 		LastAmount:              normalizeStreamAmount(s.LastAmount),
 		IsActive:                s.IsActive,
 		Status:                  s.Status,
+		IsUserModified:          s.IsUserModified,
 		PersonalFinanceCategory: normalizePFC(s.PersonalFinanceCategory),
+	}
+	if s.LastUserModifiedDatetime != "" {
+		t := s.LastUserModifiedDatetime
+		out.LastUserModifiedDatetime = &t
 	}
 	if keepRaw {
 		out.Raw = rawCopy(s.Raw)

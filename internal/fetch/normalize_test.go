@@ -119,17 +119,21 @@ func TestNormalizeSharesNoMemory(t *testing.T) {
 
 func TestNormalizeStream(t *testing.T) {
 	var s plaid.TransactionStream
-	body := `{"account_id":"a1","stream_id":"s1","category":null,"category_id":null,"description":"Gym","merchant_name":null,"first_date":"2026-01-01","last_date":"2026-11-01","frequency":"MONTHLY","transaction_ids":null,"average_amount":{"amount":1e1},"last_amount":{"amount":-0.50,"iso_currency_code":"USD"},"is_active":true,"status":"MATURE","is_user_modified":false}`
+	body := `{"account_id":"a1","stream_id":"s1","category":null,"category_id":null,"description":"Gym","merchant_name":null,"first_date":"2026-01-01","last_date":"2026-11-01","frequency":"MONTHLY","transaction_ids":null,"average_amount":{"amount":1e1},"last_amount":{"amount":-0.50,"iso_currency_code":"USD"},"is_active":true,"status":"MATURE","is_user_modified":true,"last_user_modified_datetime":"2026-11-02T10:00:00Z"}`
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
 		t.Fatal(err)
 	}
 	got := NormalizeStream(s, events.StreamOutflow, processorOwner, false)
+	if !got.IsUserModified {
+		t.Error("is_user_modified lost")
+	}
 	checks := []struct{ name, got, want string }{
 		{"flow", got.Flow, events.StreamOutflow},
 		{"item_id", got.ItemID, ""},
 		{"average amount", deref(got.AverageAmount.Amount), "10"},
 		{"last amount", deref(got.LastAmount.Amount), "-0.50"},
 		{"last currency", deref(got.LastAmount.ISOCurrencyCode), "USD"},
+		{"last user modified", deref(got.LastUserModifiedDatetime), "2026-11-02T10:00:00Z"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

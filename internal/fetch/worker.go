@@ -176,6 +176,7 @@ const (
 	OutcomeDeadLetter    = "dead_letter"    // permanently bad; dead-lettered
 	OutcomeItemEvent     = "item_event"     // an ITEM webhook became an event
 	OutcomeRecurring     = "recurring"      // recurring streams diffed
+	OutcomeHandedBack    = "handed_back"    // the replica shut down before finishing; redelivered to another
 )
 
 // WorkerOptions tune a Worker.

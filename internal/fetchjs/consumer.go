@@ -176,17 +176,29 @@ const handBackDelay = 2 * time.Second
 // it silently, so it is dead-lettered instead (the reconciliation sweep or an
 // operator replays it).
 func (c *Consumer) handBack(msg jetstream.Msg) {
+	var t fetch.Trigger
 	md, err := msg.Metadata()
-	if err == nil && c.maxDeliver > 0 && md.NumDelivered >= uint64(c.maxDeliver) {
+	if err == nil {
+		t.Seq, t.Deliveries = md.Sequence.Stream, md.NumDelivered
+		t.LastDelivery = c.maxDeliver > 0 && md.NumDelivered >= uint64(c.maxDeliver)
+	}
+	if wm, err := events.DecodeWebhookMessage(msg.Headers(), msg.Data()); err == nil {
+		t.Webhook = wm
+	}
+	if t.LastDelivery {
 		d := fetch.Decision{Verdict: fetch.DeadLetter, Outcome: fetch.OutcomeDeadLetter, Reason: "fetcher shut down during the message's last delivery"}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := c.settle(ctx, msg, d); err != nil {
-			c.logger.Error("dead-letter on shutdown", "stream_seq", md.Sequence.Stream, "err", err)
+			c.logger.Error("dead-letter on shutdown", "stream_seq", t.Seq, "err", err)
 		}
+		c.observe(t, d)
 		return
 	}
-	_ = msg.NakWithDelay(handBackDelay)
+	if err := msg.NakWithDelay(handBackDelay); err != nil {
+		c.logger.Warn("hand back on shutdown", "stream_seq", t.Seq, "err", err)
+	}
+	c.observe(t, fetch.Decision{Verdict: fetch.Retry, Delay: handBackDelay, Outcome: fetch.OutcomeHandedBack})
 }
 
 // settle acks, naks or dead-letters msg as d says.

@@ -117,6 +117,11 @@ func newPipeline(t *testing.T, workers int) *pipeline {
 // consume loop) on the shared infrastructure and returns a function that
 // stops it; grace bounds how long in-flight work may take when stopped.
 func (p *pipeline) startReplica(name string, workers int, grace time.Duration) (stop func()) {
+	return p.startReplicaWith(name, workers, grace, fetch.WorkerOptions{RetryDelay: 20 * time.Millisecond, MaxRetryDelay: 2 * time.Second, LeaseRetryDelay: 250 * time.Millisecond, SyncCount: 100})
+}
+
+// startReplicaWith is startReplica with the worker's options.
+func (p *pipeline) startReplicaWith(name string, workers int, grace time.Duration, opts fetch.WorkerOptions) (stop func()) {
 	worker := fetch.NewWorker(p.client,
 		fetchjs.Credentials{Store: p.tokens},
 		fetchjs.States{Store: p.items},
@@ -124,7 +129,7 @@ func (p *pipeline) startReplica(name string, workers int, grace time.Duration) (
 		fetchjs.Leases{Leases: p.leases, Holder: name},
 		fetchjs.Publisher{JS: p.js},
 		fetchjs.WebhookHead{Stream: p.webhooks},
-		nil, fetch.WorkerOptions{RetryDelay: 20 * time.Millisecond, MaxRetryDelay: 2 * time.Second, LeaseRetryDelay: 250 * time.Millisecond, SyncCount: 100})
+		nil, opts)
 	consumer := fetchjs.NewConsumer(p.consumer, p.js, worker, fetchjs.ConsumerOptions{
 		Workers: workers, MaxDeliver: 8, Grace: grace,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
@@ -266,7 +271,13 @@ func (p *pipeline) truth(itemID string) map[string]json.RawMessage {
 // waitFor polls cond until it holds (a condition, not a sleep).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	waitWithin(t, 20*time.Second, what, cond)
+}
+
+// waitWithin is waitFor with its own limit.
+func waitWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -19,14 +19,15 @@ import (
 // TestKilledReplicaIsReplaced: a replica dies mid-sync (its NATS connection
 // is gone, so it renews nothing and acks nothing). Once its lease TTL and
 // the message's AckWait pass, another replica syncs the item and nothing is
-// lost. With the defaults (30 s each) that is within a minute; the test uses
-// 2 s.
+// lost. Everything runs on the production defaults (bus.DefaultAckWait,
+// bus.DefaultLeaseTTL, the worker's default keep-alive and retry delays),
+// which must bring the survivor in within a minute of the kill.
 func TestKilledReplicaIsReplaced(t *testing.T) {
-	const ttl = 2 * time.Second
+	const resumeWithin = time.Minute
 	ctx := context.Background()
 	p := newPipeline(t, 2)
 	p.stopFirst()
-	cons, err := bus.EnsureConsumer(ctx, p.js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher", Workers: 2, MaxDeliver: 8, AckWait: ttl})
+	cons, err := bus.EnsureConsumer(ctx, p.js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher", Workers: 2}) // default AckWait and MaxDeliver
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestKilledReplicaIsReplaced(t *testing.T) {
 	if err := p.sim.InjectFault("/transactions/sync", plaidsim.Fault{ItemID: itemID, Count: 1, Delay: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	kill := p.startVictim(ttl)
+	kill := p.startVictim(0) // default lease TTL
 	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
 	key, _ := events.OwnerKey(events.OwnerItem, itemID)
 	waitFor(t, "the victim to hold the lease", func() bool {
@@ -46,14 +47,15 @@ func TestKilledReplicaIsReplaced(t *testing.T) {
 	kill()
 	killedAt := time.Now()
 
-	p.startReplica("survivor", 2, 20*time.Second)
-	waitFor(t, "the survivor's sync", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
-	t.Logf("the survivor synced %v after the kill", time.Since(killedAt).Round(100*time.Millisecond))
+	p.startReplicaWith("survivor", 2, 20*time.Second, fetch.WorkerOptions{}) // default worker options
+	waitWithin(t, resumeWithin, "the survivor's sync", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
+	t.Logf("the survivor synced %v after the kill (defaults: AckWait %v, lease TTL %v)",
+		time.Since(killedAt).Round(100*time.Millisecond), bus.DefaultAckWait, bus.DefaultLeaseTTL)
 	equalLedger(t, p.ledger(itemID), p.truth(itemID))
 	p.checkCursor(itemID)
 }
 
-// startVictim runs a replica on its own NATS connection with a short lease
+// startVictim runs a replica on its own NATS connection with the given lease TTL (0: default)
 // and returns a function that kills it: the connection closes at once, as
 // when a process dies; its goroutines are reaped at test cleanup.
 func (p *pipeline) startVictim(leaseTTL time.Duration) (kill func()) {
@@ -86,8 +88,8 @@ func (p *pipeline) startVictim(leaseTTL time.Duration) (kill func()) {
 	worker := fetch.NewWorker(p.client, fetchjs.Credentials{Store: p.tokens}, fetchjs.States{Store: p.items},
 		fetchjs.Recurring{KV: p.kv[events.RecurringBucket]}, fetchjs.Leases{Leases: leases, Holder: "victim"},
 		fetchjs.Publisher{JS: js}, fetchjs.WebhookHead{Stream: webhooks}, nil,
-		fetch.WorkerOptions{KeepAlive: leaseTTL / 4})
-	consumer := fetchjs.NewConsumer(cons, js, worker, fetchjs.ConsumerOptions{Workers: 1, MaxDeliver: 8, Grace: time.Millisecond})
+		fetch.WorkerOptions{})
+	consumer := fetchjs.NewConsumer(cons, js, worker, fetchjs.ConsumerOptions{Workers: 1, MaxDeliver: bus.DefaultMaxDeliver, Grace: time.Millisecond})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- consumer.Run(runCtx) }()
