@@ -52,7 +52,14 @@ type metrics struct {
 	deadLetters      prometheus.Counter
 	leaseConflicts   prometheus.Counter
 	parkedItems      prometheus.Gauge
+	itemsOverdue     prometheus.Gauge
+	sweepSyncs       prometheus.Counter
+	refreshes        *prometheus.CounterVec
+	adminRequests    *prometheus.CounterVec
 }
+
+// refreshOutcomes are the outcome label of fetcher_refreshes_total.
+var refreshOutcomes = []string{"accepted", "limited", "plaid_rate_limited", "plaid_error", "error"}
 
 // newMetrics registers the collectors. consumerPending, if set, is read on
 // each scrape for fetcher_consumer_pending.
@@ -109,6 +116,27 @@ func newMetrics(reg prometheus.Registerer, consumerPending func() float64) *metr
 			Name: "fetcher_parked_items",
 			Help: "Items and processor accounts parked (no syncs until repaired), refreshed every minute from PLAID_ITEMS.",
 		}),
+	}
+	m.itemsOverdue = f.NewGauge(prometheus.GaugeOpts{
+		Name: "fetcher_items_overdue",
+		Help: "Registered, unparked items and processor accounts that are overdue: a trigger ran out of deliveries, they never synced, or their last successful sync is older than the reconciliation threshold.",
+	})
+	m.sweepSyncs = f.NewCounter(prometheus.CounterOpts{
+		Name: "fetcher_sweep_syncs_total",
+		Help: "Syncs the reconciliation sweep requested for overdue items.",
+	})
+	m.refreshes = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "fetcher_refreshes_total",
+		Help: "Refresh requests through the admin API or CLI, by kind (item, user) and outcome.",
+	}, []string{"kind", "outcome"})
+	m.adminRequests = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "fetcher_admin_requests_total",
+		Help: "Admin API (/v1/) requests by HTTP status code.",
+	}, []string{"code"})
+	for _, kind := range []string{"item", "user"} {
+		for _, o := range refreshOutcomes {
+			m.refreshes.WithLabelValues(kind, o)
+		}
 	}
 	if consumerPending != nil {
 		f.NewGaugeFunc(prometheus.GaugeOpts{
