@@ -317,7 +317,7 @@ func (c *itemsCmd) add(ctx context.Context, itemID, accessToken, userID, account
 		return fmt.Errorf("read back credential %s: %w", key, err)
 	}
 	requestID := "registered-" + string(owner.Kind) + "-" + owner.ID + "-" + strconv.FormatUint(e.Revision(), 10)
-	ack, err := bus.RequestSync(ctx, s.js, owner, env, "registered", false, requestID)
+	ack, err := bus.RequestSync(ctx, s.js, owner, bus.SyncRequestOptions{Environment: env, Reason: "registered", RequestID: requestID})
 	if err != nil {
 		return fmt.Errorf("stored %s, but requesting its first sync failed (run the same command again): %w", key, err)
 	}

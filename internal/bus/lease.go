@@ -109,6 +109,23 @@ func (ls *Leases) Acquire(ctx context.Context, owner, holder string) (*Lease, er
 	if _, err := ownerKey(owner); err != nil {
 		return nil, err
 	}
+	return ls.acquire(ctx, owner, holder)
+}
+
+// TaskLeasePrefix starts the keys of task leases, which no owner key does.
+const TaskLeasePrefix = "task."
+
+// AcquireTask takes the lease on a fleet-wide task (such as the
+// reconciliation sweep) that one replica at a time should run. name must be
+// an events.SafeOwnerID; the key is TaskLeasePrefix + name.
+func (ls *Leases) AcquireTask(ctx context.Context, name, holder string) (*Lease, error) {
+	if !events.SafeOwnerID(name) {
+		return nil, fmt.Errorf("task lease %q: not a safe name", name)
+	}
+	return ls.acquire(ctx, TaskLeasePrefix+name, holder)
+}
+
+func (ls *Leases) acquire(ctx context.Context, owner, holder string) (*Lease, error) {
 	if !validHolder(holder) {
 		return nil, fmt.Errorf("lease %s: holder must be 1 to %d printable characters", owner, events.MaxNameLength)
 	}

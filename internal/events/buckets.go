@@ -43,6 +43,10 @@ const (
 	// RecurringBucket holds the last recurring-stream snapshot per owner,
 	// keyed by OwnerKey, to diff the next one against.
 	RecurringBucket = "PLAID_RECURRING"
+	// RefreshLimitsBucket holds the refresh guard's slots: one key per
+	// accepted /transactions/refresh call, "<OwnerKey>.<slot>", living for
+	// the limit's window, so every replica sees the same per-item count.
+	RefreshLimitsBucket = "PLAID_REFRESH_LIMITS"
 )
 
 // LeaseMarkerTTL is how long PLAID_LEASES keeps the marker of an expired or
@@ -88,6 +92,17 @@ func RecurringBucketSpec() BucketSpec {
 		Name:        RecurringBucket,
 		Description: "Last recurring-transaction stream snapshot per item (plaidstream fetcher)",
 		History:     1,
+	}
+}
+
+// RefreshLimitsBucketSpec defines PLAID_REFRESH_LIMITS: per-key TTLs on
+// (each slot expires with its window), one value per key.
+func RefreshLimitsBucketSpec() BucketSpec {
+	return BucketSpec{
+		Name:           RefreshLimitsBucket,
+		Description:    "Accepted /transactions/refresh calls per item in the current window (plaidstream fetcher)",
+		History:        1,
+		LimitMarkerTTL: time.Minute,
 	}
 }
 

@@ -276,4 +276,9 @@ type SyncRequest struct {
 	// Unpark un-parks a parked owner before syncing (an operator's forced
 	// sync).
 	Unpark bool `json:"unpark,omitempty"`
+	// ResyncEpoch, when set, asks for a resync: unless the owner's epoch is
+	// already at least this, the fetcher raises it to this value, emits
+	// plaid.item.resync_started and replays the owner's whole history
+	// from an empty cursor.
+	ResyncEpoch uint64 `json:"resync_epoch,omitempty"`
 }

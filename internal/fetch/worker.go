@@ -76,6 +76,10 @@ type StateStore interface {
 // RecurringState is what the worker keeps per owner about recurring
 // streams: the snapshot consumers hold, and the one a run is publishing.
 type RecurringState struct {
+	// Epoch is the owner's resync epoch the snapshot belongs to; a snapshot
+	// of an older epoch counts as empty (consumers dropped it at the
+	// resync), so every stream is announced again.
+	Epoch uint64 `json:"epoch,omitempty"`
 	// Current is the snapshot every published event leads to.
 	Current Snapshot `json:"current"`
 	// Pending, if set, is the next snapshot a run stored before publishing
@@ -523,6 +527,13 @@ func (w *Worker) settled(s State, t Trigger) (Decision, bool) {
 // page through Plaid, publish, save the cursor.
 func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Credential, t Trigger, lease Lease, heartbeat func()) Decision {
 	start := w.opts.Now()
+	// Read the credential again under the lease: an owner removed (under
+	// its lease) since the trigger arrived must get no event after its
+	// plaid.item.removed, and a replaced token takes effect at once.
+	cred, d := w.credential(ctx, owner, t)
+	if d != nil {
+		return *d
+	}
 	state, rev, err := w.state.Load(ctx, owner)
 	if err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
@@ -691,7 +702,21 @@ func (w *Worker) plaidFailure(ctx context.Context, owner events.Owner, cred Cred
 
 // itemWebhook turns an ITEM webhook into plaid.item.<code>; ERROR with
 // ITEM_LOGIN_REQUIRED parks the owner, LOGIN_REPAIRED un-parks it and syncs.
+// It works under the owner's lease, so its event never lands after the
+// owner's plaid.item.removed or inside another replica's update.
 func (w *Worker) itemWebhook(ctx context.Context, owner events.Owner, t Trigger, heartbeat func()) Decision {
+	cred, d := w.credential(ctx, owner, t)
+	if d != nil {
+		return *d
+	}
+	lease, d := w.acquire(ctx, owner, t)
+	if d != nil {
+		return *d
+	}
+	return w.finishHolding(ctx, owner, cred, t, lease, heartbeat, w.itemWebhookLocked(ctx, owner, t, lease, heartbeat))
+}
+
+func (w *Worker) itemWebhookLocked(ctx context.Context, owner events.Owner, t Trigger, lease Lease, heartbeat func()) Decision {
 	cred, d := w.credential(ctx, owner, t)
 	if d != nil {
 		return *d
@@ -743,8 +768,13 @@ func (w *Worker) itemWebhook(ctx context.Context, owner events.Owner, t Trigger,
 			return w.retry(ctx, owner, t, fmt.Errorf("save state: %w", err))
 		}
 		if code == "LOGIN_REPAIRED" {
-			// Catch up now: Plaid may not send another webhook.
-			return w.sync(ctx, owner, Trigger{Deliveries: t.Deliveries, LastDelivery: t.LastDelivery, Webhook: t.Webhook}, heartbeat)
+			// Catch up now: Plaid may not send another webhook. Seq 0: not
+			// covered by any earlier sync, so it always syncs.
+			next := w.syncLocked(ctx, owner, cred, Trigger{Deliveries: t.Deliveries, LastDelivery: t.LastDelivery, Webhook: t.Webhook}, lease, heartbeat)
+			if next.Verdict == Ack && next.Outcome == OutcomeSynced {
+				next.Sync.Events[events.ItemEventType(strings.ToLower(code))]++
+			}
+			return next
 		}
 		return Decision{Verdict: Ack, Outcome: OutcomeItemEvent}
 	}
@@ -758,7 +788,7 @@ func (w *Worker) recurringUpdate(ctx context.Context, owner events.Owner, t Trig
 	if d != nil {
 		return *d
 	}
-	state, rev, err := w.state.Load(ctx, owner)
+	state, _, err := w.state.Load(ctx, owner)
 	if err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
 	}
@@ -770,18 +800,33 @@ func (w *Worker) recurringUpdate(ctx context.Context, owner events.Owner, t Trig
 		return *d
 	}
 	// Sync triggers may have been left for this lease holder meanwhile.
-	return w.finishHolding(ctx, owner, cred, t, lease, heartbeat, w.recurringLocked(ctx, owner, cred, t, state, rev, heartbeat))
+	return w.finishHolding(ctx, owner, cred, t, lease, heartbeat, w.recurringLocked(ctx, owner, t, heartbeat))
 }
 
 // recurringLocked diffs and publishes the owner's recurring streams under
 // its lease: finish an interrupted run first, store the next snapshot as
 // pending, publish, then promote it.
-func (w *Worker) recurringLocked(ctx context.Context, owner events.Owner, cred Credential, t Trigger, state State, rev uint64, heartbeat func()) Decision {
+func (w *Worker) recurringLocked(ctx context.Context, owner events.Owner, t Trigger, heartbeat func()) Decision {
+	cred, d := w.credential(ctx, owner, t)
+	if d != nil {
+		return *d
+	}
+	state, rev, err := w.state.Load(ctx, owner)
+	if err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
+	}
+	if state.Parked {
+		return Decision{Verdict: Ack, Outcome: OutcomeParked}
+	}
 	heartbeat()
 	params := RecurringParams{Owner: owner, Environment: cred.Environment, Epoch: state.ResyncEpoch, Now: w.opts.Now(), KeepRaw: w.opts.KeepRaw}
 	rs, rrev, err := w.recurring.Load(ctx, owner)
 	if err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("load recurring snapshot: %w", err))
+	}
+	if rs.Epoch != state.ResyncEpoch {
+		// A resync began since: consumers dropped the owner's streams.
+		rs = RecurringState{Epoch: state.ResyncEpoch}
 	}
 	if rs.Pending != nil {
 		msgs, err := RecurringMessages(rs.Current, *rs.Pending, params)
@@ -791,7 +836,7 @@ func (w *Worker) recurringLocked(ctx context.Context, owner events.Owner, cred C
 		if err := w.pub.Publish(ctx, msgs); err != nil {
 			return w.retry(ctx, owner, t, fmt.Errorf("republish recurring events: %w", err))
 		}
-		rs = RecurringState{Current: *rs.Pending}
+		rs = RecurringState{Epoch: rs.Epoch, Current: *rs.Pending}
 		if rrev, err = w.recurring.Save(ctx, owner, rs, rrev); err != nil {
 			return w.retry(ctx, owner, t, fmt.Errorf("promote recurring snapshot: %w", err))
 		}
@@ -819,7 +864,7 @@ func (w *Worker) recurringLocked(ctx context.Context, owner events.Owner, cred C
 	if err := w.pub.Publish(ctx, msgs); err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("publish recurring events: %w", err))
 	}
-	if _, err := w.recurring.Save(ctx, owner, RecurringState{Current: next}, rrev); err != nil {
+	if _, err := w.recurring.Save(ctx, owner, RecurringState{Epoch: rs.Epoch, Current: next}, rrev); err != nil {
 		return w.retry(ctx, owner, t, fmt.Errorf("save recurring snapshot: %w", err))
 	}
 	return Decision{Verdict: Ack, Outcome: OutcomeRecurring, Sync: &SyncStats{Events: countByType(msgs)}}
@@ -831,6 +876,9 @@ func (w *Worker) syncRequest(ctx context.Context, owner events.Owner, t Trigger,
 	var req events.SyncRequest
 	if err := json.Unmarshal(t.Webhook.Body, &req); err != nil {
 		return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "undecodable sync request: " + err.Error(), Err: err}
+	}
+	if req.ResyncEpoch > 0 {
+		return w.resync(ctx, owner, t, req.ResyncEpoch, heartbeat)
 	}
 	if req.Unpark {
 		for attempt := 0; ; attempt++ {
@@ -852,4 +900,76 @@ func (w *Worker) syncRequest(ctx context.Context, owner events.Owner, t Trigger,
 		}
 	}
 	return w.sync(ctx, owner, t, heartbeat)
+}
+
+// resync replays the owner's whole history under a new resync epoch: under
+// the lease it emits plaid.item.resync_started (in the new epoch), saves the
+// epoch with an empty cursor (un-parked), syncs from that empty cursor, and
+// announces the recurring streams again if the owner had any. Each step is
+// idempotent, so a crash anywhere re-runs to the same events; a request for
+// an epoch already reached just syncs (and is usually coalesced).
+func (w *Worker) resync(ctx context.Context, owner events.Owner, t Trigger, epoch uint64, heartbeat func()) Decision {
+	cred, d := w.credential(ctx, owner, t)
+	if d != nil {
+		return *d
+	}
+	lease, d := w.acquire(ctx, owner, t)
+	if d != nil {
+		return *d
+	}
+	return w.finishHolding(ctx, owner, cred, t, lease, heartbeat, w.resyncLocked(ctx, owner, t, epoch, lease, heartbeat))
+}
+
+func (w *Worker) resyncLocked(ctx context.Context, owner events.Owner, t Trigger, epoch uint64, lease Lease, heartbeat func()) Decision {
+	cred, cd := w.credential(ctx, owner, t)
+	if cd != nil {
+		return *cd
+	}
+	for attempt := 0; ; attempt++ {
+		state, rev, err := w.state.Load(ctx, owner)
+		if err != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("load state: %w", err))
+		}
+		if state.ResyncEpoch >= epoch {
+			break
+		}
+		msg, err := BuildItemEvent(ItemParams{
+			Owner: owner, Environment: cred.Environment, Epoch: epoch, Now: w.opts.Now(),
+			Status: events.ItemStatusResyncStarted, TriggerID: fmt.Sprintf("resync:%d", epoch),
+		})
+		if err != nil {
+			return Decision{Verdict: DeadLetter, Outcome: OutcomeDeadLetter, Reason: "build resync event: " + err.Error(), Err: err}
+		}
+		if err := w.pub.Publish(ctx, []Message{msg}); err != nil {
+			return w.retry(ctx, owner, t, fmt.Errorf("publish resync event: %w", err))
+		}
+		state.ResyncEpoch, state.Cursor, state.SyncedThroughSeq = epoch, "", 0
+		state.Parked, state.ParkedReason, state.Overdue = false, "", false
+		_, err = w.state.Save(ctx, owner, state, rev)
+		if err == nil {
+			w.logger.InfoContext(ctx, "resync started", "owner", owner.ID, "resync_epoch", epoch)
+			break
+		}
+		if !errors.Is(err, ErrConflict) || attempt == 4 {
+			return w.retry(ctx, owner, t, fmt.Errorf("save resync epoch: %w", err))
+		}
+	}
+	d := w.syncLocked(ctx, owner, cred, t, lease, heartbeat)
+	if d.Verdict != Ack {
+		return d
+	}
+	// Announce the recurring streams again if the owner has any from an
+	// older epoch (consumers dropped them at resync_started).
+	rs, _, err := w.recurring.Load(ctx, owner)
+	if err != nil {
+		return w.retry(ctx, owner, t, fmt.Errorf("load recurring snapshot: %w", err))
+	}
+	if rs.Epoch < epoch && (len(rs.Current.Streams) > 0 || rs.Pending != nil) {
+		rd := w.recurringLocked(ctx, owner, t, heartbeat)
+		if rd.Verdict != Ack {
+			return rd
+		}
+		d = mergeStats(d, rd)
+	}
+	return d
 }

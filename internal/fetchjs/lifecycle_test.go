@@ -62,7 +62,7 @@ func TestRegistrationSyncRequestSyncsOnce(t *testing.T) {
 	itemID := p.register(40)
 	owner := events.Owner{Kind: events.OwnerItem, ID: itemID}
 	for range 2 { // a repeated registration collapses
-		if _, err := bus.RequestSync(context.Background(), p.js, owner, "sandbox", "registered", false, "registered-"+itemID); err != nil {
+		if _, err := bus.RequestSync(context.Background(), p.js, owner, bus.SyncRequestOptions{Environment: "sandbox", Reason: "registered", RequestID: "registered-" + itemID}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -118,7 +118,7 @@ func TestForcedSyncUnparks(t *testing.T) {
 	if err := p.sim.ClearItemError(itemID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus.RequestSync(context.Background(), p.js, events.Owner{Kind: events.OwnerItem, ID: itemID}, "sandbox", "forced", true, "forced-1"); err != nil {
+	if _, err := bus.RequestSync(context.Background(), p.js, events.Owner{Kind: events.OwnerItem, ID: itemID}, bus.SyncRequestOptions{Environment: "sandbox", Reason: "forced", Unpark: true, RequestID: "forced-1"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the forced sync", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
