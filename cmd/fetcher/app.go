@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/plaidstream/plaidstream/internal/adminhttp"
 	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,11 +17,15 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/plaidstream/plaidstream/internal/adminapi"
+	"github.com/plaidstream/plaidstream/internal/adminhttp"
 	"github.com/plaidstream/plaidstream/internal/bus"
 	"github.com/plaidstream/plaidstream/internal/events"
 	"github.com/plaidstream/plaidstream/internal/fetch"
 	"github.com/plaidstream/plaidstream/internal/fetchjs"
+	"github.com/plaidstream/plaidstream/internal/items"
 	"github.com/plaidstream/plaidstream/internal/plaid"
+	"github.com/plaidstream/plaidstream/internal/reconcile"
 )
 
 // consumerName is the durable consumer every fetcher replica shares.
@@ -57,8 +61,14 @@ type app struct {
 	ready    *readiness
 	consumer *fetchjs.Consumer
 	items    *bus.ItemStore
+	tokens   *bus.TokenStore
+	sweeper  *reconcile.Sweeper // nil when the sweep is off
 	metrics  *metrics
 }
+
+// adminRemoveWait bounds how long DELETE waits for a running sync of the
+// owner: longer than a dead replica's lease (FETCHER_LEASE_TTL default 30s).
+const adminRemoveWait = 45 * time.Second
 
 func newApp(ctx context.Context, cfg Config, logOut io.Writer) (*app, error) {
 	return newAppWithHooks(ctx, cfg, logOut, hooks{})
@@ -92,7 +102,7 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 			return nil, err
 		}
 	}
-	bucketSpecs := []events.BucketSpec{events.TokensBucketSpec(), events.ItemsBucketSpec(), events.LeasesBucketSpec(), events.RecurringBucketSpec()}
+	bucketSpecs := []events.BucketSpec{events.TokensBucketSpec(), events.ItemsBucketSpec(), events.LeasesBucketSpec(), events.RecurringBucketSpec(), events.RefreshLimitsBucketSpec()}
 	kv := make(map[string]jetstream.KeyValue, len(bucketSpecs))
 	for _, spec := range bucketSpecs {
 		if kv[spec.Name], err = bus.EnsureBucket(ctx, js, spec, replicas); err != nil {
@@ -114,7 +124,8 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 	if err != nil {
 		return nil, err
 	}
-	tokenStore := bus.NewTokenStore(kv[events.TokensBucket], cfg.Common.Keyring)
+	a.tokens = bus.NewTokenStore(kv[events.TokensBucket], cfg.Common.Keyring)
+	tokenStore := a.tokens
 	a.items = bus.NewItemStore(kv[events.ItemsBucket])
 
 	reg := newRegistry()
@@ -169,6 +180,26 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 		Logger:     logger.With("component", "consumer"),
 	})
 
+	svc := items.New(items.Deps{
+		JS: js, Tokens: tokenStore, States: a.items, Recurring: kv[events.RecurringBucket], Leases: leases,
+		Guard: bus.NewRefreshGuard(kv[events.RefreshLimitsBucket], 0, 0), Plaid: plaidClient,
+		Environment: cfg.Common.Env, Holder: "admin@" + cfg.ReplicaName, RemoveWait: adminRemoveWait,
+		Logger: logger.With("component", "admin"),
+	})
+	api := adminapi.New(svc, adminapi.Options{
+		Token:          cfg.Admin.Token,
+		Logger:         logger.With("component", "admin_api"),
+		ObserveRequest: func(code int) { a.metrics.adminRequests.WithLabelValues(strconv.Itoa(code)).Inc() },
+		ObserveRefresh: func(kind, outcome string) { a.metrics.refreshes.WithLabelValues(kind, outcome).Inc() },
+	})
+	if cfg.Sweep.Interval > 0 {
+		a.sweeper = reconcile.New(js, tokenStore, a.items, leases, reconcile.Options{
+			Interval: cfg.Sweep.Interval, StaleAfter: cfg.Sweep.StaleAfter, Rate: cfg.Sweep.Rate,
+			Holder: cfg.ReplicaName, Logger: logger.With("component", "reconcile"),
+			OnSweep: func(r reconcile.Result) { a.metrics.sweepSyncs.Add(float64(r.Requested)) },
+		})
+	}
+
 	a.ready = &readiness{nc: a.nc}
 	for _, name := range []string{events.WebhookStream, events.EventStream, events.DLQStream} {
 		a.ready.checks = append(a.ready.checks, func(ctx context.Context) error {
@@ -197,6 +228,11 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
 	a.admin = adminhttp.NewServer(reg, a.ready.check, logger)
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api)
+	mux.Handle("/", a.admin.Handler)
+	a.admin.Handler = mux
+	a.admin.WriteTimeout = adminRemoveWait + 15*time.Second // a DELETE waits for a running sync
 	logger.Info("fetcher ready",
 		"admin_addr", a.adminLn.Addr().String(),
 		"replica", cfg.ReplicaName,
@@ -229,6 +265,12 @@ func (a *app) Run(ctx context.Context) error {
 		a.refreshParked(gctx)
 		return nil
 	})
+	if a.sweeper != nil {
+		g.Go(func() error {
+			a.sweeper.Run(gctx)
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		a.logger.Info("shutting down", "grace", a.cfg.Consumer.ShutdownTimeout.String())
@@ -244,27 +286,20 @@ func (a *app) Run(ctx context.Context) error {
 	return err
 }
 
-// refreshParked recomputes fetcher_parked_items now and every
-// parkedRefreshInterval until ctx ends.
+// refreshParked recomputes fetcher_parked_items and fetcher_items_overdue
+// now and every parkedRefreshInterval until ctx ends.
 func (a *app) refreshParked(ctx context.Context) {
 	t := time.NewTicker(parkedRefreshInterval)
 	defer t.Stop()
 	for {
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		entries, err := a.items.List(lctx)
-		cancel()
+		parked, overdue, err := a.countItems(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				a.logger.Warn("count parked items", "err", err)
+				a.logger.Warn("count parked and overdue items", "err", err)
 			}
 		} else {
-			n := 0
-			for _, e := range entries {
-				if e.State.Parked {
-					n++
-				}
-			}
-			a.metrics.parkedItems.Set(float64(n))
+			a.metrics.parkedItems.Set(float64(parked))
+			a.metrics.itemsOverdue.Set(float64(overdue))
 		}
 		select {
 		case <-ctx.Done():
@@ -272,6 +307,36 @@ func (a *app) refreshParked(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// countItems counts the registered owners that are parked, and those the
+// reconciliation sweep considers due (reconcile.Due).
+func (a *app) countItems(ctx context.Context) (parked, overdue int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	creds, err := a.tokens.List(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	entries, err := a.items.List(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	states := make(map[string]bus.ItemState, len(entries))
+	for _, e := range entries {
+		states[e.State.Owner] = e.State
+	}
+	now := time.Now()
+	for _, c := range creds {
+		st := states[c.Owner]
+		if st.Parked {
+			parked++
+		}
+		if reconcile.Due(st, now, a.cfg.Sweep.StaleAfter) {
+			overdue++
+		}
+	}
+	return parked, overdue, nil
 }
 
 // closeAll stops everything that was started, in dependency order.

@@ -16,6 +16,7 @@ import (
 	"github.com/plaidstream/plaidstream/internal/envflag"
 	"github.com/plaidstream/plaidstream/internal/events"
 	"github.com/plaidstream/plaidstream/internal/plaid"
+	"github.com/plaidstream/plaidstream/internal/reconcile"
 	"github.com/plaidstream/plaidstream/internal/secret"
 	"github.com/plaidstream/plaidstream/internal/tokens"
 )
@@ -24,7 +25,13 @@ import (
 // from the environment variable named in its comment.
 type Config struct {
 	Admin struct {
-		Listen string // FETCHER_ADMIN_LISTEN: /metrics, /healthz, /readyz
+		Listen string // FETCHER_ADMIN_LISTEN: /metrics, /healthz, /readyz, /v1/
+		Token  Secret // FETCHER_ADMIN_TOKEN, or the file named by FETCHER_ADMIN_TOKEN_FILE; empty disables /v1/
+	}
+	Sweep struct {
+		Interval   time.Duration // FETCHER_SWEEP_INTERVAL: 0 disables the reconciliation sweep
+		StaleAfter time.Duration // FETCHER_SWEEP_STALE_AFTER
+		Rate       float64       // FETCHER_SWEEP_RATE: sync requests per second
 	}
 	NATS NATSConfig
 	// Common holds what `fetcher` and `fetcher items` share beyond NATS.
@@ -81,6 +88,8 @@ const secretEnvHelp = `Secrets come only from the environment or files:
   PLAIDSTREAM_TOKEN_KEY        base64 of 32 random bytes sealing tokens at rest (key id "0"),
                                or --token-key-file / PLAIDSTREAM_TOKEN_KEY_FILE
   PLAIDSTREAM_TOKEN_KEYS       for rotation instead: "id1:base64,id2:base64", newest last
+  FETCHER_ADMIN_TOKEN          bearer token of the /v1/ admin API (or --admin-token-file /
+                               FETCHER_ADMIN_TOKEN_FILE); unset, the API answers 403
 `
 
 // commonFlags binds the settings shared by every verb. finish must be called
@@ -173,7 +182,12 @@ Flags:
 	}
 	e := envflag.New(fs, getenv)
 
-	e.String(&cfg.Admin.Listen, "admin-listen", "FETCHER_ADMIN_LISTEN", ":9091", "admin listener address for /metrics, /healthz, /readyz")
+	e.String(&cfg.Admin.Listen, "admin-listen", "FETCHER_ADMIN_LISTEN", ":9091", "admin listener address for /metrics, /healthz, /readyz and the /v1/ admin API")
+	var adminTokenFile string
+	e.String(&adminTokenFile, "admin-token-file", "FETCHER_ADMIN_TOKEN_FILE", "", "file holding the admin API's bearer token (else env FETCHER_ADMIN_TOKEN; neither: /v1/ answers 403)")
+	e.Duration(&cfg.Sweep.Interval, "sweep-interval", "FETCHER_SWEEP_INTERVAL", reconcile.DefaultInterval, "mean time between reconciliation sweeps (jittered ±20%); 0 disables the sweep")
+	e.Duration(&cfg.Sweep.StaleAfter, "sweep-stale-after", "FETCHER_SWEEP_STALE_AFTER", reconcile.DefaultStaleAfter, "the sweep syncs items whose last successful sync is older than this (and those never synced or overdue)")
+	e.Float64(&cfg.Sweep.Rate, "sweep-rate", "FETCHER_SWEEP_RATE", reconcile.DefaultRate, "most sync requests per second a sweep stores")
 	bindNATS(e, &cfg.NATS)
 	common := bindCommon(e, &cfg.Common, "plaid-env")
 
@@ -210,6 +224,11 @@ Flags:
 		errs = append(errs, err)
 	}
 	cfg.Plaid.Secret = plaidSecret
+	adminToken, err := secret.FromFileOrEnv(adminTokenFile, "FETCHER_ADMIN_TOKEN", getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Admin.Token = adminToken
 	if cfg.ReplicaName == "" {
 		cfg.ReplicaName = defaultReplicaName()
 	}
@@ -241,6 +260,9 @@ func (c *Config) validate() error {
 	}
 	if c.Plaid.Rate <= 0 {
 		errs = append(errs, errors.New("plaid rate must be positive"))
+	}
+	if c.Sweep.Interval < 0 || c.Sweep.StaleAfter <= 0 || c.Sweep.Rate <= 0 {
+		errs = append(errs, errors.New("sweep interval must be 0 (off) or positive; stale-after and rate positive"))
 	}
 	if c.Consumer.Workers < 1 {
 		errs = append(errs, errors.New("workers must be at least 1"))

@@ -26,6 +26,7 @@ import (
 	"github.com/plaidstream/plaidstream/internal/embednats"
 	"github.com/plaidstream/plaidstream/internal/events"
 	"github.com/plaidstream/plaidstream/internal/fetch"
+	"github.com/plaidstream/plaidstream/internal/items"
 	"github.com/plaidstream/plaidstream/internal/plaid"
 	"github.com/plaidstream/plaidstream/internal/plaid/plaidsim"
 )
@@ -213,17 +214,17 @@ func TestRunEndToEnd(t *testing.T) {
 	if got := cli("get", item.ItemID); !strings.Contains(got, "cursor:") || !strings.Contains(got, "present") || !strings.Contains(got, "(synced)") || !strings.Contains(got, "user-1") {
 		t.Errorf("items get:\n%s", got)
 	}
-	var view itemView
+	var view items.View
 	if err := json.Unmarshal([]byte(cli("get", "--item-id", item.ItemID, "--json")), &view); err != nil {
 		t.Fatal(err)
 	}
-	if !view.Registered || view.Sync == nil || !view.Sync.CursorPresent || view.Sync.LastSyncOutcome != fetch.OutcomeSynced || view.KeyID != "0" {
+	if view.Owner != "item."+item.ItemID || !view.Sync.CursorPresent || view.Sync.LastSyncOutcome != fetch.OutcomeSynced || view.KeyID != "0" {
 		t.Errorf("items get --json: %+v", view)
 	}
 	if got := cli("list"); !strings.Contains(got, "item."+item.ItemID) || !strings.Contains(got, "present") {
 		t.Errorf("items list:\n%s", got)
 	}
-	var views []itemView
+	var views []items.View
 	if err := json.Unmarshal([]byte(cli("list", "--json")), &views); err != nil || len(views) != 1 {
 		t.Errorf("items list --json: %v %+v", err, views)
 	}
@@ -246,6 +247,14 @@ func TestRunEndToEnd(t *testing.T) {
 	// rm removes it; a second rm finds nothing.
 	if got := cli("rm", item.ItemID); !strings.Contains(got, "removed") {
 		t.Errorf("items rm: %s", got)
+	}
+	removed := events.EventSubjectPrefix + "." + item.ItemID + ".item.removed"
+	evs, err := js.Stream(context.Background(), events.EventStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last, err := evs.GetLastMsgForSubject(context.Background(), events.EventSubjectPrefix+"."+item.ItemID+".>"); err != nil || last.Subject != removed {
+		t.Errorf("the item's last event: %v, want %s", err, removed)
 	}
 	if err := run(context.Background(), []string{"items", "rm", item.ItemID}, getenv, io.Discard, io.Discard); exitCode(err, io.Discard) != 1 {
 		t.Errorf("second rm: got %v, want exit 1", err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,44 +21,74 @@ import (
 	"github.com/plaidstream/plaidstream/internal/bus"
 	"github.com/plaidstream/plaidstream/internal/envflag"
 	"github.com/plaidstream/plaidstream/internal/events"
+	"github.com/plaidstream/plaidstream/internal/items"
+	"github.com/plaidstream/plaidstream/internal/plaid"
+	"github.com/plaidstream/plaidstream/internal/secret"
 )
 
 const itemsUsage = `Usage: fetcher items add --item-id ID --access-token TOKEN [--user-id ID] [flags]
        fetcher items add --account-id ID --processor-token TOKEN [flags]
        fetcher items get ID | --item-id ID | --account-id ID [--json]
-       fetcher items rm ID | --item-id ID | --account-id ID
        fetcher items list [--json]
+       fetcher items rm ID | --item-id ID | --account-id ID
+       fetcher items sync ID | --item-id ID | --account-id ID
+       fetcher items refresh ID | --item-id ID | --account-id ID | --user-id USER_ID
+       fetcher items resync ID | --item-id ID | --account-id ID
+       fetcher items rekey
 
 Manage the access tokens (items) and processor tokens (accounts) the fetcher
-syncs with. Tokens are sealed with AES-256-GCM under the token key before
-they reach PLAID_TOKENS and are never printed. ID may also be an owner key
-as "items list" prints it (item.<id>, processor.<account_id>).
+syncs with; the same operations as the admin API (docs/admin-api.md).
+Tokens are sealed with AES-256-GCM under the token key before they reach
+PLAID_TOKENS and are never printed. ID may also be an owner key as "items
+list" prints it (item.<id>, processor.<account_id>).
+
+  add      register or replace a token; schedules the first sync
+  get      show an owner's registration and sync state (never the token)
+  list     show every registered owner
+  rm       publish plaid.item.removed, then delete the token, cursor and
+           recurring snapshot (waits for a running sync); does not call
+           Plaid's /item/remove
+  sync     sync now (un-parks a parked owner)
+  refresh  call /transactions/refresh (at most 2 per item per minute across
+           the fleet), or /user/transactions/refresh with --user-id
+  resync   replay the owner's whole history under a new resync epoch
+  rekey    re-seal every stored token with the newest token key
+           (PLAIDSTREAM_TOKEN_KEYS="old:...,new:..." during a rotation)
+
 Run "fetcher items <verb> --help" for a verb's flags.
 `
+
+var itemVerbs = []string{"add", "get", "list", "rm", "sync", "refresh", "resync", "rekey"}
 
 // itemsCmd is one `fetcher items` invocation.
 type itemsCmd struct {
 	nats   NATSConfig
 	common CommonConfig
+	plaid  plaidFlags
 	stdin  io.Reader
 	stdout io.Writer
 	logger *slog.Logger
 }
 
+// plaidFlags are the Plaid settings of `items refresh`.
+type plaidFlags struct {
+	baseURL, clientID, secretFile string
+}
+
 func runItems(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, itemsUsage)
-		return usageError(errors.New("items: want add, get, rm or list"))
+		return usageError(errors.New("items: want one of " + strings.Join(itemVerbs, ", ")))
 	}
 	verb, args := args[0], args[1:]
 	switch verb {
-	case "add", "get", "rm", "list":
+	case "add", "get", "list", "rm", "sync", "refresh", "resync", "rekey":
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stderr, itemsUsage)
 		return flag.ErrHelp
 	default:
 		fmt.Fprint(stderr, itemsUsage)
-		return usageError(fmt.Errorf("items: unknown verb %q: want add, get, rm or list", verb))
+		return usageError(fmt.Errorf("items: unknown verb %q: want one of %s", verb, strings.Join(itemVerbs, ", ")))
 	}
 
 	c := &itemsCmd{stdin: stdin, stdout: stdout}
@@ -80,18 +111,21 @@ func runItems(ctx context.Context, args []string, getenv func(string) string, st
 		fs.StringVar(&userID, "user-id", "", "Plaid user id of the item (optional)")
 		fs.StringVar(&accountID, "account-id", "", "account id of a processor token")
 		fs.StringVar(&processorToken, "processor-token", "", `the processor token; "-" reads it from standard input`)
-	case "get", "rm":
+	case "get", "rm", "sync", "resync", "refresh":
 		fs.StringVar(&itemID, "item-id", "", "Plaid item id")
 		fs.StringVar(&accountID, "account-id", "", "account id of a processor token")
 	}
-	if verb == "get" || verb == "list" {
+	if verb == "refresh" {
+		fs.StringVar(&userID, "user-id", "", "refresh every item of this Plaid user (/user/transactions/refresh)")
+		e.String(&c.plaid.baseURL, "plaid-base-url", "PLAID_BASE_URL", "", "Plaid API base URL; overrides the environment's host (e.g. the simulator)")
+		e.String(&c.plaid.clientID, "plaid-client-id", "PLAID_CLIENT_ID", "", "Plaid client id")
+		e.String(&c.plaid.secretFile, "plaid-secret-file", "PLAID_SECRET_FILE", "", "file holding the Plaid secret (else env PLAID_SECRET)")
+	}
+	if verb == "get" || verb == "list" || verb == "refresh" {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 	}
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), itemsUsage)
-		if verb == "rm" {
-			fmt.Fprint(fs.Output(), "\nrm deletes the token, the sync state and the recurring snapshot; it publishes no\nevent (a removal API with a final event comes later).\n")
-		}
 		fmt.Fprint(fs.Output(), "\n"+secretEnvHelp+"\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -107,26 +141,55 @@ func runItems(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	c.logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: max(c.common.LogLevel, slog.LevelWarn)}))
 
+	noArgs := func() error {
+		if len(positional) > 0 {
+			return usageError(fmt.Errorf("items %s: unexpected argument %q", verb, positional[0]))
+		}
+		return nil
+	}
 	switch verb {
 	case "add":
-		if len(positional) > 0 {
-			return usageError(fmt.Errorf("items add: unexpected argument %q", positional[0]))
+		if err := noArgs(); err != nil {
+			return err
 		}
 		return c.add(ctx, itemID, accessToken, userID, accountID, processorToken)
 	case "list":
-		if len(positional) > 0 {
-			return usageError(fmt.Errorf("items list: unexpected argument %q", positional[0]))
+		if err := noArgs(); err != nil {
+			return err
 		}
 		return c.list(ctx, asJSON)
+	case "rekey":
+		if err := noArgs(); err != nil {
+			return err
+		}
+		return c.rekey(ctx)
+	case "refresh":
+		if userID != "" {
+			if err := noArgs(); err != nil {
+				return err
+			}
+			if itemID != "" || accountID != "" {
+				return usageError(errors.New("items refresh: --user-id refreshes a whole user; give no item or account"))
+			}
+			return c.refreshUser(ctx, getenv, userID, asJSON)
+		}
 	}
 	owner, err := ownerFromArgs(positional, itemID, accountID)
 	if err != nil {
 		return usageError(fmt.Errorf("items %s: %w", verb, err))
 	}
-	if verb == "get" {
+	switch verb {
+	case "get":
 		return c.get(ctx, owner, asJSON)
+	case "rm":
+		return c.rm(ctx, owner)
+	case "sync":
+		return c.sync(ctx, owner)
+	case "resync":
+		return c.resync(ctx, owner)
+	default:
+		return c.refresh(ctx, getenv, owner, asJSON)
 	}
-	return c.rm(ctx, owner)
 }
 
 // splitPositional separates positional arguments from flags wherever they
@@ -193,47 +256,49 @@ func ownerFromArgs(args []string, itemID, accountID string) (events.Owner, error
 	return o, nil
 }
 
-// stores are the buckets the items CLI uses.
-type stores struct {
-	nc        *nats.Conn
-	js        jetstream.JetStream
-	tokensKV  jetstream.KeyValue
-	tokens    *bus.TokenStore
-	items     *bus.ItemStore
-	recurring jetstream.KeyValue
+// session is a connected items.Service for one command.
+type session struct {
+	nc  *nats.Conn
+	svc *items.Service
 }
 
-// open connects and binds to the buckets, creating missing ones (never
-// changing existing ones).
-func (c *itemsCmd) open(ctx context.Context) (*stores, error) {
+// open connects, ensures the streams and buckets the operations use (never
+// changing existing ones' settings beyond the shared definitions), and
+// returns the service. p is the Plaid client for refreshes (nil otherwise).
+func (c *itemsCmd) open(ctx context.Context, p items.Plaid) (*session, error) {
 	nc, js, err := connect(c.nats, "fetcher-items", c.logger)
 	if err != nil {
 		return nil, err
 	}
-	s := &stores{nc: nc, js: js}
-	for _, b := range []struct {
-		spec events.BucketSpec
-		kv   *jetstream.KeyValue
-	}{
-		{events.TokensBucketSpec(), &s.tokensKV},
-		{events.ItemsBucketSpec(), new(jetstream.KeyValue)},
-		{events.RecurringBucketSpec(), &s.recurring},
-	} {
-		kv, err := openBucket(ctx, js, b.spec, c.common.Replicas)
-		if err != nil {
-			nc.Close()
-			return nil, err
-		}
-		*b.kv = kv
-		if b.spec.Name == events.ItemsBucket {
-			s.items = bus.NewItemStore(kv)
+	fail := func(err error) (*session, error) {
+		nc.Close()
+		return nil, err
+	}
+	if _, err := ensureWebhookStream(ctx, js, c.common.Replicas); err != nil {
+		return fail(err)
+	}
+	if _, err := bus.EnsureStream(ctx, js, events.EventStreamSpec(), bus.StreamSettings{Replicas: c.common.Replicas}); err != nil {
+		return fail(err)
+	}
+	kv := map[string]jetstream.KeyValue{}
+	for _, spec := range []events.BucketSpec{events.TokensBucketSpec(), events.ItemsBucketSpec(), events.LeasesBucketSpec(), events.RecurringBucketSpec(), events.RefreshLimitsBucketSpec()} {
+		if kv[spec.Name], err = openBucket(ctx, js, spec, c.common.Replicas); err != nil {
+			return fail(err)
 		}
 	}
-	s.tokens = bus.NewTokenStore(s.tokensKV, c.common.Keyring)
-	return s, nil
+	leases, err := bus.NewLeases(ctx, js, kv[events.LeasesBucket], 0)
+	if err != nil {
+		return fail(err)
+	}
+	svc := items.New(items.Deps{
+		JS: js, Tokens: bus.NewTokenStore(kv[events.TokensBucket], c.common.Keyring), States: bus.NewItemStore(kv[events.ItemsBucket]),
+		Recurring: kv[events.RecurringBucket], Leases: leases, Guard: bus.NewRefreshGuard(kv[events.RefreshLimitsBucket], 0, 0),
+		Plaid: p, Environment: c.common.Env, Holder: "fetcher-items-cli", Logger: c.logger,
+	})
+	return &session{nc: nc, svc: svc}, nil
 }
 
-func (s *stores) close() {
+func (s *session) close() {
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = bus.Drain(dctx, s.nc) // a CLI exiting; nothing is in flight
@@ -256,7 +321,7 @@ func (c *itemsCmd) readToken(v, name string) (string, error) {
 }
 
 func (c *itemsCmd) add(ctx context.Context, itemID, accessToken, userID, accountID, processorToken string) error {
-	var owner events.Owner
+	var reg items.Registration
 	var token string
 	var err error
 	switch {
@@ -266,13 +331,13 @@ func (c *itemsCmd) add(ctx context.Context, itemID, accessToken, userID, account
 		if processorToken != "" || accessToken == "" {
 			return usageError(errors.New("items add: --item-id needs --access-token (and no --processor-token)"))
 		}
-		owner = events.Owner{Kind: events.OwnerItem, ID: itemID}
+		reg.Owner = events.Owner{Kind: events.OwnerItem, ID: itemID}
 		token, err = c.readToken(accessToken, "access token")
 	case accountID != "":
 		if accessToken != "" || userID != "" || processorToken == "" {
 			return usageError(errors.New("items add: --account-id needs --processor-token (and no --access-token or --user-id)"))
 		}
-		owner = events.Owner{Kind: events.OwnerProcessor, ID: accountID}
+		reg.Owner = events.Owner{Kind: events.OwnerProcessor, ID: accountID}
 		token, err = c.readToken(processorToken, "processor token")
 	default:
 		return usageError(errors.New("items add: --item-id with --access-token, or --account-id with --processor-token, is required"))
@@ -280,160 +345,52 @@ func (c *itemsCmd) add(ctx context.Context, itemID, accessToken, userID, account
 	if err != nil {
 		return usageError(err)
 	}
-	key, err := events.OwnerKey(owner.Kind, owner.ID)
-	if err != nil {
+	if _, err := events.OwnerKey(reg.Owner.Kind, reg.Owner.ID); err != nil {
 		return usageError(err)
 	}
 	if err := requireKeyring(c.common); err != nil {
 		return usageError(err)
 	}
-	env := c.common.Env
-
-	s, err := c.open(ctx)
+	reg.Token, reg.UserID, reg.Environment = secret.Secret(token), userID, c.common.Env
+	s, err := c.open(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if _, err := ensureWebhookStream(ctx, s.js, c.common.Replicas); err != nil {
-		return err
-	}
-	var created bool
-	if owner.Kind == events.OwnerItem {
-		created, err = s.tokens.PutItem(ctx, owner.ID, token, userID, env)
-	} else {
-		created, err = s.tokens.PutProcessor(ctx, owner.ID, token, env)
-	}
+	v, created, err := s.svc.Register(ctx, reg)
 	if err != nil {
 		return err
-	}
-	if _, err := s.items.Create(ctx, bus.ItemState{Owner: key, Kind: owner.Kind, Environment: env}); err != nil && !errors.Is(err, bus.ErrExists) {
-		return err
-	}
-	// The token's revision makes the request id unique per registration, so
-	// repeating the same command collapses in the duplicate window while a
-	// new token schedules its own sync.
-	e, err := s.tokensKV.Get(ctx, key)
-	if err != nil {
-		return fmt.Errorf("read back credential %s: %w", key, err)
-	}
-	requestID := "registered-" + string(owner.Kind) + "-" + owner.ID + "-" + strconv.FormatUint(e.Revision(), 10)
-	ack, err := bus.RequestSync(ctx, s.js, owner, bus.SyncRequestOptions{Environment: env, Reason: "registered", RequestID: requestID})
-	if err != nil {
-		return fmt.Errorf("stored %s, but requesting its first sync failed (run the same command again): %w", key, err)
 	}
 	what := "token replaced"
 	if created {
 		what = "registered"
 	}
-	fmt.Fprintf(c.stdout, "%s %s (environment %s, token sealed with key %s); first sync requested (%s seq %d)\n",
-		key, what, env, c.common.Keyring.NewestKeyID(), events.WebhookStream, ack.Sequence)
+	fmt.Fprintf(c.stdout, "%s %s (environment %s, token sealed with key %s); first sync requested\n", v.Owner, what, v.Environment, v.KeyID)
 	return nil
 }
 
-// itemView is what get and list show: registration and sync state, never
-// the token or the cursor's text.
-type itemView struct {
-	Owner       string           `json:"owner"`
-	Kind        events.OwnerKind `json:"kind"`
-	ID          string           `json:"id"`
-	Registered  bool             `json:"registered"`
-	Environment string           `json:"environment,omitempty"`
-	UserID      string           `json:"user_id,omitempty"`
-	KeyID       string           `json:"key_id,omitempty"`
-	CreatedAt   time.Time        `json:"created_at,omitzero"`
-	UpdatedAt   time.Time        `json:"updated_at,omitzero"`
-	Sync        *syncView        `json:"sync,omitempty"`
-}
-
-type syncView struct {
-	CursorPresent    bool      `json:"cursor_present"`
-	ResyncEpoch      uint64    `json:"resync_epoch"`
-	SyncedThroughSeq uint64    `json:"synced_through_seq"`
-	LastSyncAt       time.Time `json:"last_sync_at,omitzero"`
-	LastSyncOutcome  string    `json:"last_sync_outcome,omitempty"`
-	LastError        string    `json:"last_error,omitempty"`
-	Parked           bool      `json:"parked"`
-	ParkedReason     string    `json:"parked_reason,omitempty"`
-	ParkedAt         time.Time `json:"parked_at,omitzero"`
-	Overdue          bool      `json:"overdue"`
-	LastWebhookAt    time.Time `json:"last_webhook_at,omitzero"`
-}
-
-func newItemView(key string, cred *bus.CredentialInfo, st *bus.ItemState) itemView {
-	o, _ := events.ParseOwnerKey(key) // keys come from OwnerKey or the buckets' decoders
-	v := itemView{Owner: key, Kind: o.Kind, ID: o.ID}
-	if cred != nil {
-		v.Registered = true
-		v.Environment, v.UserID, v.KeyID = cred.Environment, cred.UserID, cred.KeyID
-		v.CreatedAt, v.UpdatedAt = cred.CreatedAt, cred.UpdatedAt
-	}
-	if st != nil {
-		if v.Environment == "" {
-			v.Environment = st.Environment
-		}
-		v.Sync = &syncView{
-			CursorPresent: st.Cursor != "", ResyncEpoch: st.ResyncEpoch, SyncedThroughSeq: st.SyncedThroughSeq,
-			LastSyncAt: st.LastSyncAt, LastSyncOutcome: st.LastSyncOutcome, LastError: st.LastError,
-			Parked: st.Parked, ParkedReason: st.ParkedReason, ParkedAt: st.ParkedAt,
-			Overdue: st.Overdue, LastWebhookAt: st.LastWebhookAt,
-		}
-	}
-	return v
-}
-
 func (c *itemsCmd) get(ctx context.Context, owner events.Owner, asJSON bool) error {
-	key, _ := events.OwnerKey(owner.Kind, owner.ID) // checked by ownerFromArgs
-	s, err := c.open(ctx)
+	s, err := c.open(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	// List rather than Get: describing a credential needs no token key.
-	creds, err := s.tokens.List(ctx)
+	v, err := s.svc.Get(ctx, owner)
 	if err != nil {
 		return err
 	}
-	var cred *bus.CredentialInfo
-	for i := range creds {
-		if creds[i].Owner == key {
-			cred = &creds[i]
-		}
-	}
-	var st *bus.ItemState
-	state, _, err := s.items.Get(ctx, key)
-	switch {
-	case err == nil:
-		st = &state
-	case !errors.Is(err, bus.ErrNotFound):
-		return err
-	}
-	if cred == nil && st == nil {
-		return fmt.Errorf("%s is not registered", key)
-	}
-	v := newItemView(key, cred, st)
 	if asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return printJSON(c.stdout, v)
 	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	row := func(k, val string) { fmt.Fprintf(w, "%s:\t%s\n", k, val) }
 	row("owner", v.Owner)
 	row("kind", string(v.Kind))
-	if !v.Registered {
-		row("registered", "no (sync state without a token)")
-	}
 	row("environment", orDash(v.Environment))
-	if v.Registered {
-		row("user id", orDash(v.UserID))
-		row("token key id", v.KeyID)
-		row("registered at", fmtTime(v.CreatedAt))
-		row("token updated", fmtTime(v.UpdatedAt))
-	}
-	if v.Sync == nil {
-		row("sync state", "none yet")
-		return w.Flush()
-	}
+	row("user id", orDash(v.UserID))
+	row("token key id", v.KeyID)
+	row("registered at", fmtTime(v.RegisteredAt))
+	row("token updated", fmtTime(v.TokenUpdated))
 	cursor := "none (never synced)"
 	if v.Sync.CursorPresent {
 		cursor = "present"
@@ -460,90 +417,173 @@ func (c *itemsCmd) get(ctx context.Context, owner events.Owner, asJSON bool) err
 }
 
 func (c *itemsCmd) list(ctx context.Context, asJSON bool) error {
-	s, err := c.open(ctx)
+	s, err := c.open(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	creds, err := s.tokens.List(ctx)
+	views, err := s.svc.List(ctx, "")
 	if err != nil {
 		return err
-	}
-	states, err := s.items.List(ctx)
-	if err != nil {
-		return err
-	}
-	byOwner := map[string]*bus.ItemState{}
-	for i := range states {
-		byOwner[states[i].State.Owner] = &states[i].State
-	}
-	views := make([]itemView, 0, len(creds))
-	for i := range creds {
-		views = append(views, newItemView(creds[i].Owner, &creds[i], byOwner[creds[i].Owner]))
-		delete(byOwner, creds[i].Owner)
-	}
-	for i := range states { // states without a token, in owner order
-		if st, ok := byOwner[states[i].State.Owner]; ok {
-			views = append(views, newItemView(st.Owner, nil, st))
-		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(views)
+		return printJSON(c.stdout, views)
 	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "OWNER\tENV\tTOKEN\tCURSOR\tLAST SYNC\tOUTCOME\tPARKED\tOVERDUE")
+	fmt.Fprintln(w, "OWNER\tENV\tKEY\tCURSOR\tLAST SYNC\tOUTCOME\tPARKED\tOVERDUE")
 	for _, v := range views {
-		token, cursor, lastSync, outcome, parked, overdue := "missing", "-", "-", "-", "-", "-"
-		if v.Registered {
-			token = "key " + v.KeyID
+		cursor := "none"
+		if v.Sync.CursorPresent {
+			cursor = "present"
 		}
-		if v.Sync != nil {
-			cursor = "none"
-			if v.Sync.CursorPresent {
-				cursor = "present"
-			}
-			lastSync, outcome = fmtTime(v.Sync.LastSyncAt), orDash(v.Sync.LastSyncOutcome)
-			parked, overdue = yesNo(v.Sync.Parked), yesNo(v.Sync.Overdue)
-			if v.Sync.Parked && v.Sync.ParkedReason != "" {
-				parked = "yes (" + v.Sync.ParkedReason + ")"
-			}
+		parked := yesNo(v.Sync.Parked)
+		if v.Sync.Parked && v.Sync.ParkedReason != "" {
+			parked = "yes (" + v.Sync.ParkedReason + ")"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Owner, orDash(v.Environment), token, cursor, lastSync, outcome, parked, overdue)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Owner, orDash(v.Environment), v.KeyID, cursor,
+			fmtTime(v.Sync.LastSyncAt), orDash(v.Sync.LastSyncOutcome), parked, yesNo(v.Sync.Overdue))
 	}
 	return w.Flush()
 }
 
 func (c *itemsCmd) rm(ctx context.Context, owner events.Owner) error {
-	key, _ := events.OwnerKey(owner.Kind, owner.ID) // checked by ownerFromArgs
-	s, err := c.open(ctx)
+	s, err := c.open(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	found := true
-	if err := s.tokens.Delete(ctx, key); errors.Is(err, bus.ErrNotFound) {
-		found = false
-	} else if err != nil {
+	if err := s.svc.Remove(ctx, owner); err != nil {
 		return err
 	}
-	if _, _, err := s.items.Get(ctx, key); err == nil {
-		found = true
-	} else if !errors.Is(err, bus.ErrNotFound) {
-		return err
-	}
-	if !found {
-		return fmt.Errorf("%s is not registered", key)
-	}
-	if err := s.items.Delete(ctx, key); err != nil {
-		return err
-	}
-	if err := s.recurring.Purge(ctx, key); err != nil {
-		return fmt.Errorf("delete recurring snapshot %s: %w", key, err)
-	}
-	fmt.Fprintf(c.stdout, "%s removed (token, sync state and recurring snapshot)\n", key)
+	key, _ := events.OwnerKey(owner.Kind, owner.ID)
+	fmt.Fprintf(c.stdout, "%s removed: plaid.item.removed published; token, cursor and recurring snapshot deleted\n", key)
 	return nil
+}
+
+func (c *itemsCmd) sync(ctx context.Context, owner events.Owner) error {
+	s, err := c.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	r, err := s.svc.Sync(ctx, owner, "forced")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%s: sync requested (%s seq %d)\n", r.Owner, events.WebhookStream, r.Seq)
+	return nil
+}
+
+func (c *itemsCmd) resync(ctx context.Context, owner events.Owner) error {
+	s, err := c.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	r, err := s.svc.Resync(ctx, owner)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "%s: resync to epoch %d requested (%s seq %d)\n", r.Owner, r.ResyncEpoch, events.WebhookStream, r.Seq)
+	return nil
+}
+
+// plaidClient builds the Plaid client of `items refresh`.
+func (c *itemsCmd) plaidClient(getenv func(string) string) (*plaid.Client, error) {
+	sec, err := secret.FromFileOrEnv(c.plaid.secretFile, "PLAID_SECRET", getenv)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	if c.plaid.clientID == "" || sec == "" {
+		return nil, usageError(errors.New("items refresh: PLAID_CLIENT_ID and PLAID_SECRET (or --plaid-secret-file) are required"))
+	}
+	base := c.plaid.baseURL
+	if base == "" {
+		if base, err = plaid.BaseURLFor(c.common.Env); err != nil {
+			return nil, usageError(err)
+		}
+	}
+	return plaid.NewClient(plaid.Config{BaseURL: base, ClientID: c.plaid.clientID, Secret: sec.Reveal(), HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+}
+
+func (c *itemsCmd) refresh(ctx context.Context, getenv func(string) string, owner events.Owner, asJSON bool) error {
+	if err := requireKeyring(c.common); err != nil {
+		return usageError(err)
+	}
+	pc, err := c.plaidClient(getenv)
+	if err != nil {
+		return err
+	}
+	s, err := c.open(ctx, pc)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	r, err := s.svc.Refresh(ctx, owner)
+	var limited *bus.RefreshLimitedError
+	if errors.As(err, &limited) {
+		return fmt.Errorf("refresh limit reached (at most %d per item per %v); retry after %v", bus.DefaultRefreshLimit, bus.DefaultRefreshWindow, limited.RetryAfter.Round(time.Second))
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.stdout, r)
+	}
+	fmt.Fprintf(c.stdout, "%s: refresh accepted by Plaid (request %s); changes arrive by webhook\n", r.Owner, r.PlaidRequestID)
+	return nil
+}
+
+func (c *itemsCmd) refreshUser(ctx context.Context, getenv func(string) string, userID string, asJSON bool) error {
+	pc, err := c.plaidClient(getenv)
+	if err != nil {
+		return err
+	}
+	s, err := c.open(ctx, pc)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	r, err := s.svc.RefreshUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(c.stdout, r)
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "user %s refreshed (Plaid request %s)\nITEM\tOK\tREGISTERED\tERROR\n", r.UserID, r.PlaidRequestID)
+	for _, it := range r.Items {
+		errText := "-"
+		if it.Error != nil {
+			errText = it.Error.ErrorCode
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", it.ItemID, yesNo(it.OK), yesNo(it.Registered), errText)
+	}
+	return w.Flush()
+}
+
+func (c *itemsCmd) rekey(ctx context.Context) error {
+	if err := requireKeyring(c.common); err != nil {
+		return usageError(err)
+	}
+	s, err := c.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	n, err := s.svc.Rekey(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "re-sealed %d token(s) with key %s\n", n, c.common.Keyring.NewestKeyID())
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func fmtTime(t time.Time) string {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/plaidstream/plaidstream/internal/secret"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plaidstream/plaidstream/internal/events"
+	"github.com/plaidstream/plaidstream/internal/secret"
 	"github.com/plaidstream/plaidstream/internal/tokens"
 )
 
@@ -167,6 +167,26 @@ func (s *TokenStore) Get(ctx context.Context, owner string) (Credential, error) 
 		return Credential{}, fmt.Errorf("credential %s: %w", owner, err)
 	}
 	return Credential{CredentialInfo: rec.info(e.Revision()), Token: Secret(plain)}, nil
+}
+
+// Info describes owner's credential without opening its token (no token
+// key needed), or returns ErrNotFound.
+func (s *TokenStore) Info(ctx context.Context, owner string) (CredentialInfo, error) {
+	if _, err := ownerKey(owner); err != nil {
+		return CredentialInfo{}, err
+	}
+	e, err := s.kv.Get(ctx, owner)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return CredentialInfo{}, fmt.Errorf("credential %s: %w", owner, ErrNotFound)
+	}
+	if err != nil {
+		return CredentialInfo{}, fmt.Errorf("get credential %s: %w", owner, err)
+	}
+	rec, err := decodeToken(owner, e.Value())
+	if err != nil {
+		return CredentialInfo{}, err
+	}
+	return rec.info(e.Revision()), nil
 }
 
 // Delete removes owner's credential and every older revision of it. It
