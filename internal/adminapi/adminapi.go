@@ -85,7 +85,7 @@ func New(svc *items.Service, o Options) *API {
 	}
 	a.handle("POST /v1/users/{user_id}/refresh", a.refreshUser)
 	a.handle("/v1/", func(w http.ResponseWriter, r *http.Request) error {
-		return newAPIError(http.StatusNotFound, "not_found", "no such route: " + r.Method + " " + r.URL.Path)
+		return newAPIError(http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path)
 	})
 	return a
 }
@@ -304,7 +304,7 @@ func (a *API) classify(ctx context.Context, err error) apiError {
 		}
 		return ae
 	case errors.As(err, &pe) || errors.Is(err, context.DeadlineExceeded):
-		return newAPIError(http.StatusBadGateway, "plaid_unavailable", "Plaid did not answer: " + err.Error())
+		return newAPIError(http.StatusBadGateway, "plaid_unavailable", "Plaid did not answer: "+err.Error())
 	}
 	a.opts.Logger.ErrorContext(ctx, "admin request failed", "err", err)
 	return newAPIError(http.StatusInternalServerError, "internal", "internal error (see the fetcher's log)")
