@@ -303,7 +303,7 @@ func (a *API) classify(ctx context.Context, err error) apiError {
 			ae.code, ae.retryAfter = "plaid_rate_limited", plaidRetryAfter
 		}
 		return ae
-	case errors.As(err, &pe) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, plaid.ErrTransport) || errors.Is(err, context.DeadlineExceeded):
 		return newAPIError(http.StatusBadGateway, "plaid_unavailable", "Plaid did not answer: "+err.Error())
 	}
 	a.opts.Logger.ErrorContext(ctx, "admin request failed", "err", err)
