@@ -202,6 +202,11 @@ func (l *ledger) apply(e events.Event) {
 	}
 	l.seen[e.ID] = true
 	switch e.Type {
+	case events.ItemEventType(events.ItemStatusResyncStarted):
+		// docs/events.md: drop the owner's state; the replay rebuilds it.
+		clear(l.txns)
+		clear(l.pending)
+		l.completions, l.lastEnd = 0, ""
 	case events.TypeTransactionAdded, events.TypeTransactionModified, events.TypeTransactionPosted, events.TypeTransactionRemoved:
 		l.pending[e.UpdateID] = append(l.pending[e.UpdateID], e)
 	case events.TypeSyncCompleted:
