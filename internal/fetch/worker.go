@@ -600,8 +600,8 @@ func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Creden
 		state.Overdue = false
 		state.LastSyncAt = start
 		state.LastSyncOutcome = OutcomeSynced
-		if t.Webhook.MsgID != "" {
-			state.LastWebhookAt = t.Webhook.ReceivedAt
+		if t.Webhook.MsgID != "" && t.Webhook.WebhookType != events.SyncRequestType {
+			state.LastWebhookAt = t.Webhook.ReceivedAt // Plaid's webhooks, not our own requests
 		}
 		_, err = w.state.Save(ctx, owner, state, rev)
 		if err == nil {
