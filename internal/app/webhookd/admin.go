@@ -1,4 +1,4 @@
-package main
+package webhookd
 
 import (
 	"context"
@@ -9,13 +9,12 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// readiness answers /readyz: ready only while the fetcher can work: NATS
-// connected, its streams, buckets and consumer present, not shutting down.
+// readiness answers /readyz: ready only while webhookd can store webhooks.
 type readiness struct {
 	draining atomic.Bool
 	nc       *nats.Conn
-	// checks each confirm one resource exists; the error names it.
-	checks []func(ctx context.Context) error
+	// streamInfo checks that PLAID_WEBHOOKS exists.
+	streamInfo func(ctx context.Context) error
 }
 
 func (r *readiness) check(ctx context.Context) error {
@@ -27,10 +26,8 @@ func (r *readiness) check(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	for _, c := range r.checks {
-		if err := c(ctx); err != nil {
-			return err
-		}
+	if err := r.streamInfo(ctx); err != nil {
+		return errors.New("stream PLAID_WEBHOOKS unavailable")
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package fetcher
 
 import (
 	"context"
@@ -9,12 +9,13 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// readiness answers /readyz: ready only while webhookd can store webhooks.
+// readiness answers /readyz: ready only while the fetcher can work: NATS
+// connected, its streams, buckets and consumer present, not shutting down.
 type readiness struct {
 	draining atomic.Bool
 	nc       *nats.Conn
-	// streamInfo checks that PLAID_WEBHOOKS exists.
-	streamInfo func(ctx context.Context) error
+	// checks each confirm one resource exists; the error names it.
+	checks []func(ctx context.Context) error
 }
 
 func (r *readiness) check(ctx context.Context) error {
@@ -26,8 +27,10 @@ func (r *readiness) check(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := r.streamInfo(ctx); err != nil {
-		return errors.New("stream PLAID_WEBHOOKS unavailable")
+	for _, c := range r.checks {
+		if err := c(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
