@@ -166,7 +166,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: fetcher [serve] [flags]
-       fetcher items add|get|rm|list --help
+       fetcher items add|get|list|rm|sync|refresh|resync|rekey --help
+       fetcher events tail --help
 
 fetcher consumes PLAID_WEBHOOKS with the durable consumer "fetcher", syncs
 each item from Plaid (/transactions/sync, /transactions/recurring/get) and

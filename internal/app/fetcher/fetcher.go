@@ -8,6 +8,7 @@
 //
 //	fetcher [serve] [flags]              consume webhooks and sync (see --help)
 //	fetcher items <verb> ...             manage items and processor tokens
+//	fetcher events tail [flags]          print PLAID_EVENTS as they arrive
 package fetcher
 
 import (
@@ -41,6 +42,8 @@ func runWithInput(ctx context.Context, args []string, getenv func(string) string
 		switch args[0] {
 		case "items":
 			return runItems(ctx, args[1:], getenv, stdin, stdout, stderr)
+		case "events":
+			return runEvents(ctx, args[1:], getenv, stdout, stderr)
 		case "serve":
 			args = args[1:]
 		}
