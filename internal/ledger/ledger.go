@@ -35,7 +35,7 @@ type Owner struct {
 	// the previous one ended.
 	Updates, Gaps int
 	// Removed is set by plaid.item.removed (the state is dropped).
-	Removed bool
+	Removed  bool
 	lastEnd  string
 	buffered map[string][]events.Event
 }
