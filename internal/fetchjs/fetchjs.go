@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -182,6 +183,15 @@ type Publisher struct{ JS jetstream.JetStream }
 
 var _ fetch.Publisher = Publisher{}
 
+// publishWindow bounds the events in flight (published, not yet
+// acknowledged) per Publish: well under nats.go's async limit, so a large
+// update never stalls the client, and enough to keep the server busy.
+const publishWindow = 512
+
+// publishStallWait is how long an async publish may wait for room in the
+// client's own buffer (shared by concurrent Publish calls) before failing.
+const publishStallWait = 10 * time.Second
+
 // Publish implements fetch.Publisher.
 func (p Publisher) Publish(ctx context.Context, msgs []fetch.Message) error {
 	if len(msgs) == 0 {
@@ -191,21 +201,33 @@ func (p Publisher) Publish(ctx context.Context, msgs []fetch.Message) error {
 	// plaid.sync.completed) on its own, so it is stored only after the
 	// events it closes.
 	head, last := msgs[:len(msgs)-1], msgs[len(msgs)-1]
-	futures := make([]jetstream.PubAckFuture, 0, len(head))
+	inFlight := make([]jetstream.PubAckFuture, 0, min(len(head), publishWindow))
+	await := func(f jetstream.PubAckFuture) error {
+		select {
+		case <-f.Ok():
+			return nil
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for _, m := range head {
-		f, err := p.JS.PublishMsgAsync(eventMsg(m), jetstream.WithMsgID(m.MsgID), jetstream.WithExpectStream(events.EventStream))
+		if len(inFlight) == publishWindow {
+			if err := await(inFlight[0]); err != nil {
+				return fmt.Errorf("publish events: %w", err)
+			}
+			inFlight = inFlight[1:]
+		}
+		f, err := p.JS.PublishMsgAsync(eventMsg(m), jetstream.WithMsgID(m.MsgID), jetstream.WithExpectStream(events.EventStream), jetstream.WithStallWait(publishStallWait))
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", m.Event.Type, err)
 		}
-		futures = append(futures, f)
+		inFlight = append(inFlight, f)
 	}
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish %s: %w", head[i].Event.Type, err)
-		case <-ctx.Done():
-			return fmt.Errorf("publish events: %w", ctx.Err())
+	for _, f := range inFlight {
+		if err := await(f); err != nil {
+			return fmt.Errorf("publish events: %w", err)
 		}
 	}
 	if _, err := p.JS.PublishMsg(ctx, eventMsg(last), jetstream.WithMsgID(last.MsgID), jetstream.WithExpectStream(events.EventStream)); err != nil {
