@@ -14,7 +14,7 @@ fuzz:
 	go test -run NONE -fuzz FuzzVerify -fuzztime 30s ./internal/verify
 
 bench:
-	go test -run NONE -bench . -benchmem ./internal/verify ./internal/app/webhookd
+	bench/run.sh
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/ ./cmd/...
