@@ -114,8 +114,8 @@ func (a *API) authenticate(r *http.Request) error {
 	if a.opts.Token == "" {
 		return newAPIError(http.StatusForbidden, "admin_api_disabled", "the admin API is disabled: set FETCHER_ADMIN_TOKEN or FETCHER_ADMIN_TOKEN_FILE")
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || got == "" {
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || got == "" {
 		return newAPIError(http.StatusUnauthorized, "unauthorized", "missing bearer token")
 	}
 	sum := sha256.Sum256([]byte(got))
@@ -303,7 +303,7 @@ func (a *API) classify(ctx context.Context, err error) apiError {
 			ae.code, ae.retryAfter = "plaid_rate_limited", plaidRetryAfter
 		}
 		return ae
-	case errors.Is(err, plaid.ErrTransport) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, plaid.ErrTransport):
 		return newAPIError(http.StatusBadGateway, "plaid_unavailable", "Plaid did not answer: "+err.Error())
 	}
 	a.opts.Logger.ErrorContext(ctx, "admin request failed", "err", err)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -115,8 +116,11 @@ func (s *Service) Register(ctx context.Context, r Registration) (v View, created
 	if err != nil {
 		return View{}, false, err
 	}
-	if r.Token == "" {
+	if strings.TrimSpace(r.Token.Reveal()) == "" {
 		return View{}, false, fmt.Errorf("%w: the token is required", ErrInvalid)
+	}
+	if r.UserID != "" && !events.SafeName(r.UserID) {
+		return View{}, false, fmt.Errorf("%w: user_id must be 1 to %d characters without '.', '*', '>' or white space", ErrInvalid, events.MaxNameLength)
 	}
 	if r.Environment == "" {
 		r.Environment = s.d.Environment
@@ -142,8 +146,10 @@ func (s *Service) Register(ctx context.Context, r Registration) (v View, created
 	if err != nil {
 		return View{}, false, fmt.Errorf("read back credential %s: %w", key, err)
 	}
-	// The token's revision makes the request unique per registration: a
-	// repeated call collapses in the duplicate window, a new token syncs.
+	// The token's revision makes the request unique per registration: every
+	// registration (a new or a replaced token) asks for a sync; a sync that
+	// began after an earlier request covers it (coalesced), so repeating a
+	// registration costs at most one extra sync.
 	requestID := "registered-" + key + "-" + strconv.FormatUint(info.Revision, 10)
 	if _, err := bus.RequestSync(ctx, s.d.JS, r.Owner, bus.SyncRequestOptions{Environment: r.Environment, Reason: "registered", RequestID: requestID}); err != nil {
 		return View{}, false, fmt.Errorf("stored %s, but requesting its first sync failed (register again): %w", key, err)
@@ -265,8 +271,8 @@ func (s *Service) Remove(ctx context.Context, owner events.Owner) error {
 
 // waitForLease takes key's sync lease, waiting up to RemoveWait for a
 // running sync to finish.
-func (s *Service) waitForLease(ctx context.Context, key string) (*bus.Lease, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.d.RemoveWait)
+func (s *Service) waitForLease(parent context.Context, key string) (*bus.Lease, error) {
+	ctx, cancel := context.WithTimeout(parent, s.d.RemoveWait)
 	defer cancel()
 	delay := 100 * time.Millisecond
 	for {
@@ -281,6 +287,9 @@ func (s *Service) waitForLease(ctx context.Context, key string) (*bus.Lease, err
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if err := context.Cause(parent); err != nil {
+				return nil, err // the caller gave up (a client went away)
+			}
 			return nil, fmt.Errorf("%s: %w (waited %v)", key, ErrBusy, s.d.RemoveWait)
 		case <-t.C:
 		}
