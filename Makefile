@@ -19,5 +19,11 @@ bench:
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/ ./cmd/...
 
+# The container image's two binaries, built exactly as the Dockerfile builds
+# them (CI has no Docker; deploy/deploytest checks the flags match).
+.PHONY: image-binaries
+image-binaries:
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o bin/ ./cmd/webhookd ./cmd/fetcher
+
 run:
 	go run ./cmd/webhookd --dev
