@@ -26,4 +26,4 @@ image-binaries:
 	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o bin/ ./cmd/webhookd ./cmd/fetcher
 
 run:
-	go run ./cmd/webhookd --dev
+	go run ./cmd/devstack
