@@ -131,7 +131,7 @@ func newStack(t *testing.T, seed int64) *stack {
 		"PLAID_BASE_URL=" + s.simURL, "PLAID_CLIENT_ID=" + plaidsim.DefaultClientID, "PLAID_SECRET=" + plaidsim.DefaultSecret,
 		"PLAIDSTREAM_TOKEN_KEY=" + base64.StdEncoding.EncodeToString(key),
 		"FETCHER_ADMIN_LISTEN=127.0.0.1:0", "FETCHER_ADMIN_TOKEN=" + s.adminToken,
-		"FETCHER_WORKERS=2", "FETCHER_MAX_ACK_PENDING=4", // two replicas of two workers
+		"FETCHER_WORKERS=2", // FETCHER_MAX_ACK_PENDING stays at its default
 		"FETCHER_LEASE_TTL=" + fetcherLeaseTTL, "FETCHER_ACK_WAIT=" + fetcherAckWait,
 		"FETCHER_SHUTDOWN_TIMEOUT=5s",
 		// The sweep only picks up owners that never synced or whose

@@ -470,9 +470,9 @@ func TestChartComputedSettings(t *testing.T) {
 		want map[string]string
 	}{
 		{"defaults split the Plaid budget over 2 replicas", nil,
-			map[string]string{"FETCHER_PLAID_RATE": "20.00", "FETCHER_MAX_ACK_PENDING": "8", "FETCHER_STREAM_REPLICAS": "3"}},
+			map[string]string{"FETCHER_PLAID_RATE": "20.00", "FETCHER_MAX_ACK_PENDING": "1000", "FETCHER_STREAM_REPLICAS": "3"}},
 		{"autoscaling sizes by maxReplicas", []string{"fetcher.autoscaling.enabled=true", "fetcher.autoscaling.maxReplicas=6", "fetcher.config.workers=3"},
-			map[string]string{"FETCHER_PLAID_RATE": "6.66", "FETCHER_MAX_ACK_PENDING": "18"}},
+			map[string]string{"FETCHER_PLAID_RATE": "6.66", "FETCHER_WORKERS": "3"}},
 		{"explicit values win", []string{"fetcher.config.plaidRate=12.5", "fetcher.config.maxAckPending=40", "nats.streamReplicas=1"},
 			map[string]string{"FETCHER_PLAID_RATE": "12.5", "FETCHER_MAX_ACK_PENDING": "40", "FETCHER_STREAM_REPLICAS": "1"}},
 	}

@@ -21,6 +21,9 @@ const (
 	DefaultAckWait = 30 * time.Second
 	// DefaultMaxDeliver is how many times a message is delivered at most.
 	DefaultMaxDeliver = 8
+	// DefaultMaxAckPending is how many messages may be out unacknowledged
+	// across the whole consumer (JetStream's own default).
+	DefaultMaxAckPending = 1000
 )
 
 // ConsumerSettings are the contract of a durable pull consumer that a pool
@@ -36,15 +39,16 @@ type ConsumerSettings struct {
 	// FilterSubjects restricts the consumer to these subjects (wildcards
 	// allowed); empty means all of the stream.
 	FilterSubjects []string
-	// Workers becomes MaxAckPending, which JetStream enforces across the
-	// whole consumer: at most this many messages are out unacknowledged. It
-	// should equal the workers consuming in total (per-replica workers ×
-	// replicas; with one replica, its worker count), so a slow Plaid cannot
-	// make the consumer hand out the backlog, and a message is never
-	// delivered only to wait behind busy workers until its AckWait runs out.
-	// Each replica additionally bounds its own pulls to its workers (e.g.
-	// Consume with PullMaxMessages). Required.
-	Workers int
+	// MaxAckPending (default DefaultMaxAckPending) bounds the messages out
+	// unacknowledged across the whole consumer: those being worked on and
+	// those waiting for a delayed redelivery (a retry with backoff, a
+	// trigger left for the replica syncing its item). Keep it well above
+	// the workers of all replicas together, or a few delayed messages of
+	// one busy item hold back every other item's webhooks. It does not make
+	// replicas buffer messages: each worker fetches one message only when
+	// it is idle (internal/fetchjs), so nothing waits in a client buffer
+	// while its AckWait runs.
+	MaxAckPending int
 	// AckWait (default 30s) is how long a delivered message may go without
 	// an Ack, Nak, Term or InProgress before it is redelivered elsewhere: it
 	// bounds how long a crashed replica's message stays stuck. It must be
@@ -77,8 +81,12 @@ func ConsumerConfig(s ConsumerSettings) (jetstream.ConsumerConfig, error) {
 	if !events.SafeName(s.Durable) {
 		return jetstream.ConsumerConfig{}, fmt.Errorf("consumer: durable name %q must be a safe name", s.Durable)
 	}
-	if s.Workers < 1 {
-		return jetstream.ConsumerConfig{}, fmt.Errorf("consumer %s: workers must be at least 1", s.Durable)
+	maxAckPending := s.MaxAckPending
+	if maxAckPending == 0 {
+		maxAckPending = DefaultMaxAckPending
+	}
+	if maxAckPending < 1 {
+		return jetstream.ConsumerConfig{}, fmt.Errorf("consumer %s: max ack pending must be at least 1", s.Durable)
 	}
 	ackWait := s.AckWait
 	if ackWait <= 0 {
@@ -112,7 +120,7 @@ func ConsumerConfig(s ConsumerSettings) (jetstream.ConsumerConfig, error) {
 		MaxDeliver:    maxDeliver,
 		BackOff:       backOff,
 		ReplayPolicy:  jetstream.ReplayInstantPolicy,
-		MaxAckPending: s.Workers,
+		MaxAckPending: maxAckPending,
 		Replicas:      s.Replicas,
 	}
 	// One filter goes in FilterSubject, the form every tool shows.

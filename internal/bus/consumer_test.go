@@ -12,25 +12,25 @@ import (
 )
 
 func TestConsumerConfig(t *testing.T) {
-	cfg, err := bus.ConsumerConfig(bus.ConsumerSettings{Durable: "fetcher", Workers: 4, FilterSubjects: []string{"plaid.webhooks.TRANSACTIONS.>"}})
+	cfg, err := bus.ConsumerConfig(bus.ConsumerSettings{Durable: "fetcher", FilterSubjects: []string{"plaid.webhooks.TRANSACTIONS.>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Durable != "fetcher" || cfg.AckPolicy != jetstream.AckExplicitPolicy || cfg.DeliverPolicy != jetstream.DeliverAllPolicy ||
-		cfg.AckWait != bus.DefaultAckWait || cfg.MaxDeliver != bus.DefaultMaxDeliver || cfg.MaxAckPending != 4 ||
+		cfg.AckWait != bus.DefaultAckWait || cfg.MaxDeliver != bus.DefaultMaxDeliver || cfg.MaxAckPending != bus.DefaultMaxAckPending ||
 		cfg.FilterSubject != "plaid.webhooks.TRANSACTIONS.>" || cfg.FilterSubjects != nil || cfg.InactiveThreshold != 0 || cfg.BackOff != nil {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	cfg, err = bus.ConsumerConfig(bus.ConsumerSettings{Durable: "f", Workers: 1, AckWait: time.Minute, BackOff: []time.Duration{time.Minute, 2 * time.Minute}, FilterSubjects: []string{"a", "b"}})
+	cfg, err = bus.ConsumerConfig(bus.ConsumerSettings{Durable: "f", MaxAckPending: 1, AckWait: time.Minute, BackOff: []time.Duration{time.Minute, 2 * time.Minute}, FilterSubjects: []string{"a", "b"}})
 	if err != nil || cfg.AckWait != time.Minute || len(cfg.BackOff) != 2 || len(cfg.FilterSubjects) != 2 || cfg.FilterSubject != "" {
 		t.Errorf("backoff: %+v %v", cfg, err)
 	}
 	for name, s := range map[string]bus.ConsumerSettings{
-		"no durable":              {Workers: 1},
-		"dotted durable":          {Durable: "a.b", Workers: 1},
-		"no workers":              {Durable: "f"},
-		"backoff under ack wait":  {Durable: "f", Workers: 1, AckWait: time.Minute, BackOff: []time.Duration{time.Second}},
-		"backoff over maxdeliver": {Durable: "f", Workers: 1, AckWait: time.Second, MaxDeliver: 1, BackOff: []time.Duration{time.Second, time.Second}},
+		"no durable":               {MaxAckPending: 1},
+		"dotted durable":           {Durable: "a.b", MaxAckPending: 1},
+		"negative max ack pending": {Durable: "f", MaxAckPending: -1},
+		"backoff under ack wait":   {Durable: "f", MaxAckPending: 1, AckWait: time.Minute, BackOff: []time.Duration{time.Second}},
+		"backoff over maxdeliver":  {Durable: "f", MaxAckPending: 1, AckWait: time.Second, MaxDeliver: 1, BackOff: []time.Duration{time.Second, time.Second}},
 	} {
 		if _, err := bus.ConsumerConfig(s); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -45,7 +45,7 @@ func TestEnsureConsumerIsIdempotentAndUpdates(t *testing.T) {
 	if _, err := bus.EnsureStream(ctx, js, events.WebhookStreamSpec(), bus.StreamSettings{}); err != nil {
 		t.Fatal(err)
 	}
-	s := bus.ConsumerSettings{Durable: "fetcher", Workers: 4, FilterSubjects: []string{"plaid.webhooks.TRANSACTIONS.>", "plaid.webhooks.ITEM.>"}}
+	s := bus.ConsumerSettings{Durable: "fetcher", MaxAckPending: 4, FilterSubjects: []string{"plaid.webhooks.TRANSACTIONS.>", "plaid.webhooks.ITEM.>"}}
 	for range 2 {
 		c, err := bus.EnsureConsumer(ctx, js, events.WebhookStream, s)
 		if err != nil {
@@ -57,7 +57,7 @@ func TestEnsureConsumerIsIdempotentAndUpdates(t *testing.T) {
 			t.Errorf("config: %+v", got)
 		}
 	}
-	s.Workers, s.AckWait, s.MaxDeliver = 8, 2*time.Minute, 5
+	s.MaxAckPending, s.AckWait, s.MaxDeliver = 8, 2*time.Minute, 5
 	s.BackOff = []time.Duration{2 * time.Minute, 5 * time.Minute}
 	c, err := bus.EnsureConsumer(ctx, js, events.WebhookStream, s)
 	if err != nil {

@@ -38,7 +38,7 @@ func TestPublishDeadLetter(t *testing.T) {
 	if _, err := js.PublishMsg(ctx, orig); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := bus.EnsureConsumer(ctx, js, events.WebhookStream, bus.ConsumerSettings{Durable: "dlq-test", Workers: 1})
+	cons, err := bus.EnsureConsumer(ctx, js, events.WebhookStream, bus.ConsumerSettings{Durable: "dlq-test", MaxAckPending: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plaidstream/plaidstream/internal/bus"
@@ -63,13 +64,18 @@ func NewConsumer(c jetstream.Consumer, js jetstream.JetStream, w *fetch.Worker, 
 	return &Consumer{consumer: c, js: js, worker: w, workers: o.Workers, maxDeliver: o.MaxDeliver, grace: o.Grace, logger: o.Logger, observe: o.Observe}
 }
 
+// fetchWait is how long an idle worker's pull waits for a message; it also
+// bounds how long an idle worker takes to notice shutdown.
+const fetchWait = time.Second
+
 // Run consumes until ctx ends, then stops pulling, lets the workers finish
 // what they hold within the grace period, and returns.
+//
+// Each worker pulls one message only when it is idle, so no message waits in
+// a client buffer behind busy workers while its AckWait runs (it would be
+// redelivered elsewhere for nothing); the consumer's MaxAckPending then only
+// bounds messages in work or waiting for a delayed redelivery.
 func (c *Consumer) Run(ctx context.Context) error {
-	iter, err := c.consumer.Messages(jetstream.PullMaxMessages(c.workers))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", events.WebhookStream, err)
-	}
 	// Work gets its own context: shutdown must not cut a sync short at once,
 	// only after the grace period.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -77,29 +83,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	for range c.workers {
-		wg.Go(func() {
-			for {
-				msg, err := iter.Next()
-				if err != nil {
-					if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-						c.logger.Error("consume", "err", err)
-					}
-					return
-				}
-				if ctx.Err() != nil {
-					// Pulled but not started before shutdown: hand it back
-					// now rather than after its AckWait.
-					c.handBack(msg)
-					continue
-				}
-				c.handle(work, msg)
-			}
-		})
+		wg.Go(func() { c.pullLoop(ctx, work) })
 	}
 	<-ctx.Done()
-	// No more pulls; what is already buffered comes out of Next and is
-	// handed back above, then Next reports the iterator closed.
-	iter.Drain()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	t := time.NewTimer(c.grace)
@@ -112,6 +98,42 @@ func (c *Consumer) Run(ctx context.Context) error {
 		<-done
 	}
 	return nil
+}
+
+// pullLoop is one worker: fetch a message when idle, handle it, repeat
+// until ctx ends. work is the context the handling runs under.
+func (c *Consumer) pullLoop(ctx, work context.Context) {
+	failures := 0
+	for ctx.Err() == nil {
+		batch, err := c.consumer.Fetch(1, jetstream.FetchMaxWait(fetchWait))
+		if err == nil {
+			for msg := range batch.Messages() {
+				if ctx.Err() != nil {
+					// Pulled but not started before shutdown: hand it back
+					// now rather than after its AckWait.
+					c.handBack(msg)
+					continue
+				}
+				c.handle(work, msg)
+			}
+			err = batch.Error()
+		}
+		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			failures = 0
+			continue
+		}
+		// NATS unreachable or the consumer gone: back off, keep trying.
+		failures++
+		if ctx.Err() == nil && failures == 1 {
+			c.logger.Error("pull from "+events.WebhookStream, "err", err)
+		}
+		pause := time.NewTimer(min(time.Duration(failures)*200*time.Millisecond, 5*time.Second))
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+		case <-pause.C:
+		}
+	}
 }
 
 // handle processes one message and acknowledges it according to the

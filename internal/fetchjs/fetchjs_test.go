@@ -90,7 +90,7 @@ func newPipeline(t *testing.T, workers int) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons, err := bus.EnsureConsumer(ctx, js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher", Workers: workers, MaxDeliver: 8})
+	cons, err := bus.EnsureConsumer(ctx, js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher", MaxDeliver: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestKilledReplicaIsReplaced(t *testing.T) {
 	ctx := context.Background()
 	p := newPipeline(t, 2)
 	p.stopFirst()
-	cons, err := bus.EnsureConsumer(ctx, p.js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher", Workers: 2}) // default AckWait and MaxDeliver
+	cons, err := bus.EnsureConsumer(ctx, p.js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher"}) // default AckWait, MaxDeliver, MaxAckPending
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -327,3 +327,31 @@ func TestProcessorRecurringStreams(t *testing.T) {
 		t.Errorf("processor stream payload: got item %q account %q", rs.ItemID, rs.AccountID)
 	}
 }
+
+// TestBusyItemDoesNotHoldBackOthers: while one item's sync hangs in Plaid
+// and its later webhooks wait (delayed, unacknowledged) for that sync, other
+// items' webhooks are still delivered and synced. With MaxAckPending equal
+// to the workers, the waiting messages filled the consumer's pending limit
+// and stopped every other item (found by the e2e test).
+func TestBusyItemDoesNotHoldBackOthers(t *testing.T) {
+	p := newPipeline(t, 2)
+	p.stopFirst()
+	p.startReplica("test-replica", 2, 100*time.Millisecond) // do not wait for the hung sync at the end
+	busy, other := p.register(20), p.register(20)
+	if err := p.sim.InjectFault("/transactions/sync", plaidsim.Fault{ItemID: busy, Count: 1, Delay: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", busy)
+	key, _ := events.OwnerKey(events.OwnerItem, busy)
+	waitFor(t, "the busy item's sync to start", func() bool {
+		info, err := p.leases.Holder(context.Background(), key)
+		return err == nil && info.Holder == "test-replica"
+	})
+	for range 3 { // they wait for the busy sync: follow-ups, redelivered later
+		p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", busy)
+	}
+	waitFor(t, "the waiting webhooks to be put back", func() bool { return p.outcome(fetch.OutcomeFollowUp) >= 2 })
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", other)
+	waitFor(t, "the other item's sync while the busy one hangs", func() bool { return p.outcome(fetch.OutcomeSynced) == 1 })
+	equalLedger(t, p.ledger(other), p.truth(other))
+}

@@ -40,7 +40,7 @@ func storm(t *testing.T, seed int64) {
 	p := newPipeline(t, 3)
 	// A stopped replica's messages that were already on their way to it
 	// come back after AckWait; keep it short so the test converges fast.
-	cons, err := bus.EnsureConsumer(context.Background(), p.js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher", Workers: 3, MaxDeliver: 8, AckWait: 3 * time.Second})
+	cons, err := bus.EnsureConsumer(context.Background(), p.js, events.WebhookStream, bus.ConsumerSettings{Durable: "fetcher", MaxDeliver: 8, AckWait: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

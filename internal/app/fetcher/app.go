@@ -110,12 +110,12 @@ func newAppWithHooks(ctx context.Context, cfg Config, logOut io.Writer, h hooks)
 		}
 	}
 	cons, err := bus.EnsureConsumer(ctx, js, events.WebhookStream, bus.ConsumerSettings{
-		Durable:     consumerName,
-		Description: "plaidstream fetcher: syncs items on webhooks",
-		Workers:     cfg.Consumer.MaxAckPending,
-		AckWait:     cfg.Consumer.AckWait,
-		MaxDeliver:  cfg.Consumer.MaxDeliver,
-		Replicas:    replicas,
+		Durable:       consumerName,
+		Description:   "plaidstream fetcher: syncs items on webhooks",
+		MaxAckPending: cfg.Consumer.MaxAckPending,
+		AckWait:       cfg.Consumer.AckWait,
+		MaxDeliver:    cfg.Consumer.MaxDeliver,
+		Replicas:      replicas,
 	})
 	if err != nil {
 		return nil, err

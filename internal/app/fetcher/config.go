@@ -44,7 +44,7 @@ type Config struct {
 	}
 	Consumer struct {
 		Workers         int           // FETCHER_WORKERS: messages handled at once by this replica
-		MaxAckPending   int           // FETCHER_MAX_ACK_PENDING: workers summed over all replicas (0: FETCHER_WORKERS)
+		MaxAckPending   int           // FETCHER_MAX_ACK_PENDING: messages out unacknowledged fleet-wide, delayed retries included
 		AckWait         time.Duration // FETCHER_ACK_WAIT
 		MaxDeliver      int           // FETCHER_MAX_DELIVER
 		LeaseTTL        time.Duration // FETCHER_LEASE_TTL
@@ -199,7 +199,7 @@ Flags:
 	e.Float64(&cfg.Plaid.Rate, "plaid-rate", "FETCHER_PLAID_RATE", defaultPlaidRate, "most Plaid requests per second from this replica (Plaid allows 2,500 /transactions/sync per minute per client in production; divide by the replicas)")
 
 	e.Int(&cfg.Consumer.Workers, "workers", "FETCHER_WORKERS", 4, "messages (syncs) handled at once by this replica")
-	e.Int(&cfg.Consumer.MaxAckPending, "max-ack-pending", "FETCHER_MAX_ACK_PENDING", 0, "the consumer's MaxAckPending: workers summed over all replicas (0: this replica's workers)")
+	e.Int(&cfg.Consumer.MaxAckPending, "max-ack-pending", "FETCHER_MAX_ACK_PENDING", bus.DefaultMaxAckPending, "the consumer's MaxAckPending: messages out unacknowledged across all replicas, including those waiting for a delayed retry; keep it well above the workers of all replicas together")
 	e.Duration(&cfg.Consumer.AckWait, "ack-wait", "FETCHER_ACK_WAIT", bus.DefaultAckWait, "redeliver a message not acknowledged or extended within this long (syncs extend it per page)")
 	e.Int(&cfg.Consumer.MaxDeliver, "max-deliver", "FETCHER_MAX_DELIVER", bus.DefaultMaxDeliver, "deliveries of a message at most; a failure on the last one dead-letters it to PLAID_DLQ")
 	e.Duration(&cfg.Consumer.LeaseTTL, "lease-ttl", "FETCHER_LEASE_TTL", bus.DefaultLeaseTTL, "an item's sync lease expires this long after its holder stopped renewing it")
@@ -232,9 +232,6 @@ Flags:
 	cfg.Admin.Token = adminToken
 	if cfg.ReplicaName == "" {
 		cfg.ReplicaName = defaultReplicaName()
-	}
-	if cfg.Consumer.MaxAckPending == 0 {
-		cfg.Consumer.MaxAckPending = cfg.Consumer.Workers
 	}
 	if err := cfg.validate(); err != nil {
 		errs = append(errs, err)

@@ -90,16 +90,6 @@ Sizing
 {{- end }}
 {{- end }}
 
-{{/* FETCHER_MAX_ACK_PENDING: workers summed over the most replicas the fetcher can run. */}}
-{{- define "plaidstream.fetcher.maxAckPending" -}}
-{{- $c := .Values.fetcher.config }}
-{{- if gt (int $c.maxAckPending) 0 }}
-{{- $c.maxAckPending | int }}
-{{- else }}
-{{- mul (int $c.workers) (max 1 (int (include "plaidstream.maxReplicas" (dict "values" .Values.fetcher)))) }}
-{{- end }}
-{{- end }}
-
 {{/* FETCHER_PLAID_RATE: the client-wide budget split over the most replicas, rounded down to 0.01. */}}
 {{- define "plaidstream.fetcher.plaidRate" -}}
 {{- if ne (toString .Values.fetcher.config.plaidRate) "" }}
