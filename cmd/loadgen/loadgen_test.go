@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/plaidstream/plaidstream/internal/embednats"
 	"github.com/plaidstream/plaidstream/internal/events"
+	"github.com/plaidstream/plaidstream/internal/natstest"
 	"github.com/plaidstream/plaidstream/internal/plaid/plaidsim"
 )
 
@@ -29,20 +28,7 @@ type selfTest struct {
 func newSelfTest(t *testing.T) *selfTest {
 	t.Helper()
 	ctx := context.Background()
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Start(t)
 	if err := ensureWebhookStream(ctx, js); err != nil {
 		t.Fatal(err)
 	}

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plaidstream/plaidstream/internal/bus"
-	"github.com/plaidstream/plaidstream/internal/embednats"
 	"github.com/plaidstream/plaidstream/internal/events"
 	"github.com/plaidstream/plaidstream/internal/fetch"
+	"github.com/plaidstream/plaidstream/internal/natstest"
 	"github.com/plaidstream/plaidstream/internal/plaid"
 )
 
@@ -186,24 +185,11 @@ func TestRestartAfterACrashKeepsStreamOrder(t *testing.T) {
 // returns a client and the server's URL.
 func startJetStream(t *testing.T) (jetstream.JetStream, string) {
 	t.Helper()
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	natsURL, js := natstest.Start(t)
 	if _, err := bus.EnsureStream(context.Background(), js, events.EventStreamSpec(), bus.StreamSettings{}); err != nil {
 		t.Fatal(err)
 	}
-	return js, ns.ClientURL()
+	return js, natsURL
 }
 
 // startConsumer runs the program until stop is called; stop checks that

@@ -17,10 +17,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plaidstream/plaidstream/internal/bus"
-	"github.com/plaidstream/plaidstream/internal/embednats"
 	"github.com/plaidstream/plaidstream/internal/events"
 	"github.com/plaidstream/plaidstream/internal/fetch"
 	"github.com/plaidstream/plaidstream/internal/fetchjs"
+	"github.com/plaidstream/plaidstream/internal/natstest"
 	"github.com/plaidstream/plaidstream/internal/plaid"
 	"github.com/plaidstream/plaidstream/internal/plaid/plaidsim"
 	"github.com/plaidstream/plaidstream/internal/tokens"
@@ -50,21 +50,8 @@ type pipeline struct {
 func newPipeline(t *testing.T, workers int) *pipeline {
 	t.Helper()
 	ctx := context.Background()
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pipeline{t: t, js: js, natsURL: ns.ClientURL(), outcomes: map[string]int{}}
+	natsURL, js := natstest.Start(t)
+	p := &pipeline{t: t, js: js, natsURL: natsURL, outcomes: map[string]int{}}
 	for _, spec := range []events.StreamSpec{events.WebhookStreamSpec(), events.EventStreamSpec(), events.DLQStreamSpec()} {
 		st, err := bus.EnsureStream(ctx, js, spec, bus.StreamSettings{})
 		if err != nil {
@@ -75,6 +62,7 @@ func newPipeline(t *testing.T, workers int) *pipeline {
 		}
 	}
 	kv := map[string]jetstream.KeyValue{}
+	var err error
 	for _, spec := range []events.BucketSpec{events.TokensBucketSpec(), events.ItemsBucketSpec(), events.LeasesBucketSpec(), events.RecurringBucketSpec()} {
 		if kv[spec.Name], err = bus.EnsureBucket(ctx, js, spec, 1); err != nil {
 			t.Fatal(err)

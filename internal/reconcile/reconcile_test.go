@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plaidstream/plaidstream/internal/bus"
-	"github.com/plaidstream/plaidstream/internal/embednats"
 	"github.com/plaidstream/plaidstream/internal/events"
+	"github.com/plaidstream/plaidstream/internal/natstest"
 	"github.com/plaidstream/plaidstream/internal/reconcile"
 	"github.com/plaidstream/plaidstream/internal/tokens"
 )
@@ -29,21 +28,9 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Start(t)
 	f := &fixture{js: js}
+	var err error
 	if f.webhooks, err = bus.EnsureStream(ctx, js, events.WebhookStreamSpec(), bus.StreamSettings{}); err != nil {
 		t.Fatal(err)
 	}

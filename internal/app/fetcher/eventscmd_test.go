@@ -7,33 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/plaidstream/plaidstream/internal/bus"
-	"github.com/plaidstream/plaidstream/internal/embednats"
 	"github.com/plaidstream/plaidstream/internal/events"
 	"github.com/plaidstream/plaidstream/internal/fetch"
 	"github.com/plaidstream/plaidstream/internal/fetchjs"
+	"github.com/plaidstream/plaidstream/internal/natstest"
 )
 
 // TestEventsTailFiltersAndPrints: `fetcher events tail --all` prints stored
 // events, filtered by item and type pattern, readably or as JSON lines.
 func TestEventsTailFiltersAndPrints(t *testing.T) {
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	natsURL, js := natstest.Start(t)
 	ctx := context.Background()
 	if _, err := bus.EnsureStream(ctx, js, events.EventStreamSpec(), bus.StreamSettings{}); err != nil {
 		t.Fatal(err)
@@ -47,7 +31,7 @@ func TestEventsTailFiltersAndPrints(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	getenv := func(k string) string { return map[string]string{"NATS_URL": ns.ClientURL()}[k] }
+	getenv := func(k string) string { return map[string]string{"NATS_URL": natsURL}[k] }
 	tail := func(want int, args ...string) []string {
 		t.Helper()
 		var out syncBuffer
