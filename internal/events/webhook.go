@@ -85,29 +85,56 @@ type WebhookEnvelope struct {
 // notice) but strict about what will become a subject or header: it returns
 // ErrMalformedWebhook, ErrMissingTypeOrCode or ErrUnsafeName.
 func DecodeWebhookEnvelope(body []byte) (WebhookEnvelope, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+	// It accepts exactly what json.Unmarshal into a map[string]json.RawMessage
+	// accepts (one JSON object, white space around it): member names match
+	// exactly (not case-insensitively, as with a struct), a repeated name's
+	// last value wins, and a null member counts as absent. Only the five
+	// routing members are decoded; nothing else is copied.
+	start := skipJSONSpace(body, 0)
+	if start == len(body) || body[start] != '{' || !json.Valid(body) {
 		return WebhookEnvelope{}, ErrMalformedWebhook
 	}
 	var env WebhookEnvelope
-	fields := []struct {
+	fields := [...]struct {
 		name string
 		dst  *string
+		raw  []byte
 	}{
-		{"webhook_type", &env.WebhookType},
-		{"webhook_code", &env.WebhookCode},
-		{"item_id", &env.ItemID},
-		{"account_id", &env.AccountID},
-		{"environment", &env.Environment},
+		{name: "webhook_type", dst: &env.WebhookType},
+		{name: "webhook_code", dst: &env.WebhookCode},
+		{name: "item_id", dst: &env.ItemID},
+		{name: "account_id", dst: &env.AccountID},
+		{name: "environment", dst: &env.Environment},
+	}
+	// body is one valid JSON object: walk its top-level members.
+	i := skipJSONSpace(body, start+1)
+	for body[i] != '}' {
+		nameEnd := skipJSONValue(body, i)
+		name, ok := unquoteJSON(body[i:nameEnd])
+		if !ok {
+			return WebhookEnvelope{}, ErrMalformedWebhook
+		}
+		i = skipJSONSpace(body, skipJSONSpace(body, nameEnd)+1) // past ':'
+		valueEnd := skipJSONValue(body, i)
+		for f := range fields {
+			if string(name) == fields[f].name {
+				fields[f].raw = body[i:valueEnd]
+			}
+		}
+		i = skipJSONSpace(body, valueEnd)
+		if body[i] == ',' {
+			i = skipJSONSpace(body, i+1)
+		}
 	}
 	for _, f := range fields {
-		v, ok := raw[f.name]
-		if !ok || bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		if f.raw == nil || string(f.raw) == "null" {
 			continue
 		}
-		if err := json.Unmarshal(v, f.dst); err != nil {
+		v, ok := unquoteJSON(f.raw)
+		if !ok {
 			return WebhookEnvelope{}, fmt.Errorf("%w: %s is not a string", ErrMalformedWebhook, f.name)
 		}
+		*f.dst = string(v)
 	}
 	if env.WebhookType == "" || env.WebhookCode == "" {
 		return WebhookEnvelope{}, ErrMissingTypeOrCode
@@ -118,6 +145,68 @@ func DecodeWebhookEnvelope(body []byte) (WebhookEnvelope, error) {
 		}
 	}
 	return env, nil
+}
+
+// skipJSONSpace returns the index of the first byte at or after i that is
+// not JSON white space.
+func skipJSONSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipJSONValue returns the end of the JSON value that starts at data[i].
+// data must be valid JSON (json.Valid): it follows strings and nesting only.
+func skipJSONValue(data []byte, i int) int {
+	depth := 0
+	for i < len(data) {
+		switch data[i] {
+		case '"':
+			for i++; data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+			i++
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			depth--
+			i++
+		default:
+			if depth == 0 { // a number or literal
+				for i < len(data) && !strings.ContainsRune(",}] \t\r\n", rune(data[i])) {
+					i++
+				}
+				return i
+			}
+			i++
+		}
+		if depth == 0 {
+			return i
+		}
+	}
+	return i
+}
+
+// unquoteJSON decodes lit if it is a JSON string literal, as encoding/json
+// does (invalid UTF-8 becomes U+FFFD). Without escapes and with valid UTF-8
+// the result points into lit.
+func unquoteJSON(lit []byte) ([]byte, bool) {
+	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
+		return nil, false
+	}
+	inner := lit[1 : len(lit)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return inner, true
+	}
+	var s string
+	if err := json.Unmarshal(lit, &s); err != nil {
+		return nil, false
+	}
+	return []byte(s), true
 }
 
 // SafeName reports whether s may appear as one NATS subject token or as a

@@ -22,69 +22,91 @@ import (
 //
 // The result shares no memory with t.
 func NormalizeTransaction(t plaid.Transaction, owner events.Owner, keepRaw bool) events.Transaction {
+	var out events.Transaction
+	normalizeTransaction(&out, &t, owner, false)
+	if keepRaw {
+		out.Raw = rawCopy(t.Raw)
+	}
+	return out
+}
+
+// normalizeTransaction is NormalizeTransaction into *out (Raw left nil).
+// With share set, the result shares t's optional strings instead of copying
+// them: fine for a payload that is encoded at once and dropped, as
+// BuildUpdateEvents does. out's Counterparties buffer is reused.
+func normalizeTransaction(out *events.Transaction, t *plaid.Transaction, owner events.Owner, share bool) {
 	amount := t.Amount.Plain()
-	out := events.Transaction{
+	counterparties := out.Counterparties[:0]
+	if counterparties == nil {
+		counterparties = make([]events.Counterparty, 0, len(t.Counterparties)) // never null
+	}
+	*out = events.Transaction{
 		SchemaVersion:           events.SchemaVersion,
 		TransactionID:           t.TransactionID,
 		AccountID:               t.AccountID,
 		ItemID:                  itemIDOf(owner),
-		PendingTransactionID:    clone(t.PendingTransactionID),
+		PendingTransactionID:    cloneUnless(share, t.PendingTransactionID),
 		Pending:                 t.Pending,
 		Amount:                  amount,
 		Direction:               events.DirectionOf(amount),
-		ISOCurrencyCode:         clone(t.ISOCurrencyCode),
-		UnofficialCurrencyCode:  clone(t.UnofficialCurrencyCode),
+		ISOCurrencyCode:         cloneUnless(share, t.ISOCurrencyCode),
+		UnofficialCurrencyCode:  cloneUnless(share, t.UnofficialCurrencyCode),
 		Date:                    t.Date,
-		Datetime:                clone(t.Datetime),
-		AuthorizedDate:          clone(t.AuthorizedDate),
-		AuthorizedDatetime:      clone(t.AuthorizedDatetime),
+		Datetime:                cloneUnless(share, t.Datetime),
+		AuthorizedDate:          cloneUnless(share, t.AuthorizedDate),
+		AuthorizedDatetime:      cloneUnless(share, t.AuthorizedDatetime),
 		Name:                    t.Name,
-		MerchantName:            clone(t.MerchantName),
-		MerchantEntityID:        clone(t.MerchantEntityID),
-		OriginalDescription:     clone(t.OriginalDescription),
-		LogoURL:                 clone(t.LogoURL),
-		Website:                 clone(t.Website),
+		MerchantName:            cloneUnless(share, t.MerchantName),
+		MerchantEntityID:        cloneUnless(share, t.MerchantEntityID),
+		OriginalDescription:     cloneUnless(share, t.OriginalDescription),
+		LogoURL:                 cloneUnless(share, t.LogoURL),
+		Website:                 cloneUnless(share, t.Website),
 		PaymentChannel:          t.PaymentChannel,
-		TransactionCode:         clone(t.TransactionCode),
-		CheckNumber:             clone(t.CheckNumber),
-		AccountOwner:            clone(t.AccountOwner),
-		PersonalFinanceCategory: normalizePFC(t.PersonalFinanceCategory),
-		Counterparties:          make([]events.Counterparty, 0, len(t.Counterparties)),
+		TransactionCode:         cloneUnless(share, t.TransactionCode),
+		CheckNumber:             cloneUnless(share, t.CheckNumber),
+		AccountOwner:            cloneUnless(share, t.AccountOwner),
+		PersonalFinanceCategory: normalizePFCWith(t.PersonalFinanceCategory, share),
+		Counterparties:          counterparties,
 		Location: events.Location{
-			Address:     clone(t.Location.Address),
-			City:        clone(t.Location.City),
-			Region:      clone(t.Location.Region),
-			PostalCode:  clone(t.Location.PostalCode),
-			Country:     clone(t.Location.Country),
+			Address:     cloneUnless(share, t.Location.Address),
+			City:        cloneUnless(share, t.Location.City),
+			Region:      cloneUnless(share, t.Location.Region),
+			PostalCode:  cloneUnless(share, t.Location.PostalCode),
+			Country:     cloneUnless(share, t.Location.Country),
 			Lat:         plainPtr(t.Location.Lat),
 			Lon:         plainPtr(t.Location.Lon),
-			StoreNumber: clone(t.Location.StoreNumber),
+			StoreNumber: cloneUnless(share, t.Location.StoreNumber),
 		},
 		PaymentMeta: events.PaymentMeta{
-			ReferenceNumber:  clone(t.PaymentMeta.ReferenceNumber),
-			PPDID:            clone(t.PaymentMeta.PPDID),
-			Payee:            clone(t.PaymentMeta.Payee),
-			ByOrderOf:        clone(t.PaymentMeta.ByOrderOf),
-			Payer:            clone(t.PaymentMeta.Payer),
-			PaymentMethod:    clone(t.PaymentMeta.PaymentMethod),
-			PaymentProcessor: clone(t.PaymentMeta.PaymentProcessor),
-			Reason:           clone(t.PaymentMeta.Reason),
+			ReferenceNumber:  cloneUnless(share, t.PaymentMeta.ReferenceNumber),
+			PPDID:            cloneUnless(share, t.PaymentMeta.PPDID),
+			Payee:            cloneUnless(share, t.PaymentMeta.Payee),
+			ByOrderOf:        cloneUnless(share, t.PaymentMeta.ByOrderOf),
+			Payer:            cloneUnless(share, t.PaymentMeta.Payer),
+			PaymentMethod:    cloneUnless(share, t.PaymentMeta.PaymentMethod),
+			PaymentProcessor: cloneUnless(share, t.PaymentMeta.PaymentProcessor),
+			Reason:           cloneUnless(share, t.PaymentMeta.Reason),
 		},
 	}
 	for _, c := range t.Counterparties {
 		out.Counterparties = append(out.Counterparties, events.Counterparty{
 			Name:            c.Name,
 			Type:            c.Type,
-			EntityID:        clone(c.EntityID),
-			Website:         clone(c.Website),
-			LogoURL:         clone(c.LogoURL),
-			ConfidenceLevel: clone(c.ConfidenceLevel),
+			EntityID:        cloneUnless(share, c.EntityID),
+			Website:         cloneUnless(share, c.Website),
+			LogoURL:         cloneUnless(share, c.LogoURL),
+			ConfidenceLevel: cloneUnless(share, c.ConfidenceLevel),
 		})
 	}
-	if keepRaw {
-		out.Raw = rawCopy(t.Raw)
+}
+
+// cloneUnless is clone(p), or p itself if share is set.
+func cloneUnless(share bool, p *string) *string {
+	if share || p == nil {
+		return p
 	}
-	return out
+	v := *p
+	return &v
 }
 
 // NormalizeRemovedTransaction maps an entry of Plaid's removed list to the
@@ -155,13 +177,17 @@ func normalizeStreamAmount(a plaid.TransactionStreamAmount) *events.StreamAmount
 }
 
 func normalizePFC(p *plaid.PersonalFinanceCategory) *events.PersonalFinanceCategory {
+	return normalizePFCWith(p, false)
+}
+
+func normalizePFCWith(p *plaid.PersonalFinanceCategory, share bool) *events.PersonalFinanceCategory {
 	if p == nil {
 		return nil
 	}
 	return &events.PersonalFinanceCategory{
 		Primary:         p.Primary,
 		Detailed:        p.Detailed,
-		ConfidenceLevel: clone(p.ConfidenceLevel),
+		ConfidenceLevel: cloneUnless(share, p.ConfidenceLevel),
 		Version:         p.Version,
 	}
 }
@@ -191,4 +217,12 @@ func rawCopy(b []byte) []byte {
 		return nil
 	}
 	return bytes.Clone(b)
+}
+
+// rawShared is rawCopy without the copy.
+func rawShared(b []byte) []byte {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	return b
 }

@@ -564,7 +564,7 @@ func (w *Worker) syncLocked(ctx context.Context, owner events.Owner, cred Creden
 
 	stop := w.keepAlive(ctx, lease, heartbeat)
 	defer stop()
-	opts := plaid.SyncOptions{Count: w.opts.SyncCount, OnPage: func(int) { heartbeat() }}
+	opts := plaid.SyncOptions{Count: w.opts.SyncCount, OmitRaw: !w.opts.KeepRaw, OnPage: func(int) { heartbeat() }}
 	var update *plaid.SyncUpdate
 	if owner.Kind == events.OwnerProcessor {
 		update, err = w.plaid.SyncProcessorTransactions(ctx, plaid.ProcessorToken(cred.Token), state.Cursor, opts)

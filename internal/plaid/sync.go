@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // DefaultMaxSyncRestarts is how often the pager restarts an update after
@@ -22,6 +23,12 @@ type SyncOptions struct {
 	// Options is sent with every page. Note that options.account_id selects
 	// a separate update stream with its own cursors.
 	Options *TransactionsSyncRequestOptions
+	// OmitRaw leaves Transaction.Raw nil in the update: each transaction
+	// is decoded in one pass, without Transaction.UnmarshalJSON's second
+	// pass and its copy of the object into Raw, and the update holds no
+	// copy of Plaid's JSON. Callers that publish Raw (the fetcher with
+	// FETCHER_KEEP_RAW) leave it false.
+	OmitRaw bool
 	// OnPage, if set, is called after each page arrives, with the number of
 	// pages received so far in this call (restarts included, so it only
 	// grows): a heartbeat for long updates, e.g. to extend a JetStream
@@ -80,11 +87,22 @@ func (c *Client) SyncTransactions(ctx context.Context, accessToken AccessToken, 
 		return nil, errRequired(epTransactionsSync, "access_token")
 	}
 	return c.syncUpdate(ctx, epTransactionsSync, startCursor, opts, func(ctx context.Context, cursor string, count int) (*syncPage, error) {
-		r, err := c.TransactionsSync(ctx, TransactionsSyncRequest{AccessToken: accessToken, Cursor: cursor, Count: count, Options: opts.Options})
+		req := TransactionsSyncRequest{AccessToken: accessToken, Cursor: cursor, Count: count, Options: opts.Options}
+		if opts.OmitRaw {
+			// TransactionsSync, decoded without Raw.
+			r := transactionsSyncNoRaw{Added: newPageBuffer(count)}
+			if err := c.call(ctx, epTransactionsSync, req, &r, string(accessToken)); err != nil {
+				return nil, err
+			}
+			return &syncPage{status: r.TransactionsUpdateStatus, accounts: r.Accounts, addedNoRaw: r.Added, modifiedNoRaw: r.Modified,
+				removed: r.Removed, nextCursor: r.NextCursor, hasMore: r.HasMore, requestID: r.RequestID}, nil
+		}
+		r, err := c.TransactionsSync(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		return &syncPage{r.TransactionsUpdateStatus, r.Accounts, r.Added, r.Modified, r.Removed, r.NextCursor, r.HasMore, r.RequestID}, nil
+		return &syncPage{status: r.TransactionsUpdateStatus, accounts: r.Accounts, added: r.Added, modified: r.Modified,
+			removed: r.Removed, nextCursor: r.NextCursor, hasMore: r.HasMore, requestID: r.RequestID}, nil
 	})
 }
 
@@ -95,28 +113,200 @@ func (c *Client) SyncProcessorTransactions(ctx context.Context, processorToken P
 		return nil, errRequired(epProcessorTransactionsSync, "processor_token")
 	}
 	return c.syncUpdate(ctx, epProcessorTransactionsSync, startCursor, opts, func(ctx context.Context, cursor string, count int) (*syncPage, error) {
-		r, err := c.ProcessorTransactionsSync(ctx, ProcessorTransactionsSyncRequest{ProcessorToken: processorToken, Cursor: cursor, Count: count, Options: opts.Options})
+		req := ProcessorTransactionsSyncRequest{ProcessorToken: processorToken, Cursor: cursor, Count: count, Options: opts.Options}
+		if opts.OmitRaw {
+			// ProcessorTransactionsSync, decoded without Raw.
+			r := processorTransactionsSyncNoRaw{Added: newPageBuffer(count)}
+			if err := c.call(ctx, epProcessorTransactionsSync, req, &r, string(processorToken)); err != nil {
+				return nil, err
+			}
+			return &syncPage{status: r.TransactionsUpdateStatus, accounts: singleAccount(r.Account), addedNoRaw: r.Added, modifiedNoRaw: r.Modified,
+				removed: r.Removed, nextCursor: r.NextCursor, hasMore: r.HasMore, requestID: r.RequestID}, nil
+		}
+		r, err := c.ProcessorTransactionsSync(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		var accounts []AccountBase
-		if r.Account != nil {
-			accounts = []AccountBase{*r.Account}
-		}
-		return &syncPage{r.TransactionsUpdateStatus, accounts, r.Added, r.Modified, r.Removed, r.NextCursor, r.HasMore, r.RequestID}, nil
+		return &syncPage{status: r.TransactionsUpdateStatus, accounts: singleAccount(r.Account), added: r.Added, modified: r.Modified,
+			removed: r.Removed, nextCursor: r.NextCursor, hasMore: r.HasMore, requestID: r.RequestID}, nil
 	})
 }
 
-// syncPage is what the pager needs of either sync response.
+// singleAccount is a processor page's account as a list.
+func singleAccount(a *AccountBase) []AccountBase {
+	if a == nil {
+		return nil
+	}
+	return []AccountBase{*a}
+}
+
+// transactionNoRaw is Transaction without its methods: encoding/json
+// decodes it in one pass and its Raw stays nil. Same fields, so it converts
+// to Transaction.
+type transactionNoRaw Transaction
+
+// transactionsSyncNoRaw is TransactionsSyncResponse for SyncOptions.OmitRaw.
+type transactionsSyncNoRaw struct {
+	TransactionsUpdateStatus TransactionsUpdateStatus `json:"transactions_update_status"`
+	Accounts                 []AccountBase            `json:"accounts"`
+	Added                    []transactionNoRaw       `json:"added"`
+	Modified                 []transactionNoRaw       `json:"modified"`
+	Removed                  []RemovedTransaction     `json:"removed"`
+	NextCursor               string                   `json:"next_cursor"`
+	HasMore                  bool                     `json:"has_more"`
+	RequestID                string                   `json:"request_id"`
+}
+
+// processorTransactionsSyncNoRaw is ProcessorTransactionsSyncResponse for
+// SyncOptions.OmitRaw.
+type processorTransactionsSyncNoRaw struct {
+	TransactionsUpdateStatus TransactionsUpdateStatus `json:"transactions_update_status"`
+	Account                  *AccountBase             `json:"account"`
+	Added                    []transactionNoRaw       `json:"added"`
+	Modified                 []transactionNoRaw       `json:"modified"`
+	Removed                  []RemovedTransaction     `json:"removed"`
+	NextCursor               string                   `json:"next_cursor"`
+	HasMore                  bool                     `json:"has_more"`
+	RequestID                string                   `json:"request_id"`
+}
+
+// newPageBuffer is where a page's added transactions are decoded for
+// OmitRaw: room for a full page, so encoding/json does not grow the slice
+// element by element (an initial sync's pages are all additions). A fresh
+// one for every page: encoding/json decodes into the elements it finds
+// without clearing them.
+func newPageBuffer(count int) []transactionNoRaw {
+	return make([]transactionNoRaw, 0, count)
+}
+
+// syncPage is what the pager needs of either sync response. Its
+// transactions are in added and modified, or (OmitRaw) in addedNoRaw and
+// modifiedNoRaw.
 type syncPage struct {
-	status     TransactionsUpdateStatus
-	accounts   []AccountBase
-	added      []Transaction
-	modified   []Transaction
-	removed    []RemovedTransaction
-	nextCursor string
-	hasMore    bool
-	requestID  string
+	status                    TransactionsUpdateStatus
+	accounts                  []AccountBase
+	added, modified           []Transaction
+	addedNoRaw, modifiedNoRaw []transactionNoRaw
+	removed                   []RemovedTransaction
+	nextCursor                string
+	hasMore                   bool
+	requestID                 string
+}
+
+// pages collects one pass's transactions page by page and concatenates
+// them once at the end, into a slice of the exact size: no repeated
+// doubling and copying of a growing update.
+type pages struct {
+	raw   [][]Transaction
+	noRaw [][]transactionNoRaw
+	n     int
+	in    *interner // for noRaw pages
+}
+
+// add adds one page's transactions, raw or noRaw. The strings of noRaw
+// ones are interned (raw ones hold a copy of their whole JSON anyway).
+func (p *pages) add(raw []Transaction, noRaw []transactionNoRaw) {
+	for i := range noRaw {
+		p.in.transaction((*Transaction)(&noRaw[i]))
+	}
+	if len(raw) > 0 {
+		p.raw = append(p.raw, raw)
+		p.n += len(raw)
+	}
+	if len(noRaw) > 0 {
+		if len(noRaw) < cap(noRaw)/2 {
+			noRaw = slices.Clone(noRaw) // do not hold a mostly empty page buffer
+		}
+		p.noRaw = append(p.noRaw, noRaw)
+		p.n += len(noRaw)
+	}
+}
+
+// all returns the transactions in page order (nil if none). A pass's pages
+// are either all raw or all noRaw. Pages are released as they are copied.
+func (p *pages) all() []Transaction {
+	if p.n == 0 {
+		return nil
+	}
+	out := make([]Transaction, 0, p.n)
+	for i, ts := range p.raw {
+		out = append(out, ts...)
+		p.raw[i] = nil
+	}
+	for i, ts := range p.noRaw {
+		for j := range ts {
+			out = append(out, Transaction(ts[j]))
+		}
+		p.noRaw[i] = nil
+	}
+	return out
+}
+
+// interner makes equal strings of an update share one copy. Much of a
+// transaction repeats across an Item's history (account ids, dates,
+// currency, merchant, category, counterparty, location), and
+// encoding/json allocates every string afresh.
+type interner struct {
+	m map[string]string
+}
+
+// maxInterned bounds an interner's table.
+const maxInterned = 1 << 14
+
+func newInterner() *interner { return &interner{m: make(map[string]string, 256)} }
+
+// str returns the interned copy of s.
+func (in *interner) str(s string) string {
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if len(in.m) < maxInterned {
+		in.m[s] = s
+	}
+	return s
+}
+
+// ptr interns *p in place.
+func (in *interner) ptr(p *string) {
+	if p != nil {
+		*p = in.str(*p)
+	}
+}
+
+// transaction interns t's repetitive strings in place. Only string values
+// are shared (strings are immutable); no pointer is.
+func (in *interner) transaction(t *Transaction) {
+	t.AccountID = in.str(t.AccountID)
+	t.Date = in.str(t.Date)
+	t.Name = in.str(t.Name)
+	t.PaymentChannel = in.str(t.PaymentChannel)
+	t.PersonalFinanceCategoryIconURL = in.str(t.PersonalFinanceCategoryIconURL)
+	t.TransactionType = in.str(t.TransactionType)
+	for _, p := range [...]*string{t.ISOCurrencyCode, t.UnofficialCurrencyCode, t.AuthorizedDate, t.MerchantName,
+		t.OriginalDescription, t.AccountOwner, t.TransactionCode, t.MerchantEntityID, t.LogoURL, t.Website, t.CategoryID,
+		t.Location.Address, t.Location.City, t.Location.Region, t.Location.PostalCode, t.Location.Country, t.Location.StoreNumber,
+		t.PaymentMeta.Payee, t.PaymentMeta.Payer, t.PaymentMeta.PaymentMethod, t.PaymentMeta.PaymentProcessor, t.PaymentMeta.Reason} {
+		in.ptr(p)
+	}
+	if c := t.PersonalFinanceCategory; c != nil {
+		c.Primary, c.Detailed, c.Version = in.str(c.Primary), in.str(c.Detailed), in.str(c.Version)
+		in.ptr(c.ConfidenceLevel)
+	}
+	if c := t.BusinessFinanceCategory; c != nil {
+		c.Primary, c.Detailed = in.str(c.Primary), in.str(c.Detailed)
+		in.ptr(c.ConfidenceLevel)
+	}
+	for i := range t.Counterparties {
+		c := &t.Counterparties[i]
+		c.Name, c.Type = in.str(c.Name), in.str(c.Type)
+		in.ptr(c.Website)
+		in.ptr(c.LogoURL)
+		in.ptr(c.EntityID)
+		in.ptr(c.ConfidenceLevel)
+	}
+	for i := range t.Category {
+		t.Category[i] = in.str(t.Category[i])
+	}
 }
 
 // syncUpdate is the pager shared by both sync endpoints.
@@ -167,6 +357,8 @@ func (c *Client) syncUpdate(ctx context.Context, ep endpoint, startCursor string
 func syncPass(ctx context.Context, startCursor string, count int,
 	fetch func(ctx context.Context, cursor string, count int) (*syncPage, error), onPage func()) (*SyncUpdate, error) {
 	u := &SyncUpdate{StartCursor: startCursor}
+	in := newInterner()
+	added, modified := pages{in: in}, pages{in: in}
 	accountIndex := make(map[string]int)
 	cursor := startCursor
 	for {
@@ -176,8 +368,8 @@ func syncPass(ctx context.Context, startCursor string, count int,
 		}
 		onPage()
 		u.Pages++
-		u.Added = append(u.Added, p.added...)
-		u.Modified = append(u.Modified, p.modified...)
+		added.add(p.added, p.addedNoRaw)
+		modified.add(p.modified, p.modifiedNoRaw)
 		u.Removed = append(u.Removed, p.removed...)
 		for _, a := range p.accounts {
 			if i, ok := accountIndex[a.AccountID]; ok {
@@ -191,6 +383,7 @@ func syncPass(ctx context.Context, startCursor string, count int,
 		u.NextCursor = p.nextCursor
 		u.RequestIDs = append(u.RequestIDs, p.requestID)
 		if !p.hasMore {
+			u.Added, u.Modified = added.all(), modified.all()
 			return u, nil
 		}
 		if p.nextCursor == cursor || p.nextCursor == "" {

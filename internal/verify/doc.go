@@ -28,6 +28,12 @@
 //     differs from request_body_sha256 (constant-time compare; an uppercase
 //     claim does not match): [ErrBodyMismatch].
 //
+// For Plaid's header (exactly alg, kid and typ) the token is parsed once:
+// jwx's ES256 verifier checks the signature over the signing input as split
+// here. A header with any other member also goes through jwx's whole JWS
+// parser (jws.Verify), whose model of registered members (jwk, x5c, ...) is
+// stricter than this package's.
+//
 // JSON members are matched case-sensitively and duplicate names are
 // rejected. Error messages may name the kid; they never contain the token,
 // the body or a hash. [Reason] turns an error into a metric label.

@@ -60,12 +60,13 @@ func (s StaticKeys) FetchKey(_ context.Context, kid string) (PublicKey, error) {
 // present; expired_at must be null or a JSON integer. The errors do not wrap
 // this package's sentinels.
 func ParseJWK(data []byte) (PublicKey, error) {
-	m, err := decodeObject(data)
-	if err != nil {
+	obj := new(object)
+	if err := obj.decode(data); err != nil {
 		return PublicKey{}, fmt.Errorf("parse jwk: %w", err)
 	}
-	if raw, ok := m["key"]; ok {
-		if m, err = decodeObject(raw); err != nil {
+	if raw, ok := obj.get("key"); ok {
+		obj = new(object)
+		if err := obj.decode(raw); err != nil {
 			return PublicKey{}, fmt.Errorf("parse jwk: member key: %w", err)
 		}
 	}
@@ -83,7 +84,7 @@ func ParseJWK(data []byte) (PublicKey, error) {
 		{"y", &k.Y, true},
 		{"use", &k.Use, false},
 	} {
-		raw, ok := m[f.name]
+		raw, ok := obj.get(f.name)
 		if !ok {
 			if f.required {
 				return PublicKey{}, fmt.Errorf("parse jwk: member %s is missing", f.name)
@@ -96,12 +97,13 @@ func ParseJWK(data []byte) (PublicKey, error) {
 		}
 		*f.dst = s
 	}
-	if raw, ok := m["created_at"]; ok {
+	if raw, ok := obj.get("created_at"); ok {
+		var err error
 		if k.CreatedAt, err = strconv.ParseInt(string(raw), 10, 64); err != nil {
 			return PublicKey{}, errors.New("parse jwk: member created_at is not a JSON integer")
 		}
 	}
-	if raw, ok := m["expired_at"]; ok && string(raw) != "null" {
+	if raw, ok := obj.get("expired_at"); ok && string(raw) != "null" {
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
 			return PublicKey{}, errors.New("parse jwk: member expired_at is neither null nor a JSON integer")

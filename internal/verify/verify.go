@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,6 +95,7 @@ type Verifier struct {
 	onKeyFetch    func(string)
 	limiter       *rate.Limiter // fetches of kids not in the cache
 	flights       singleflight.Group
+	es256         jws.Verifier // jwx's ES256 signature check (stateless)
 
 	mu      sync.Mutex
 	cache   map[string]cachedKey // kids Plaid has answered for
@@ -122,6 +124,7 @@ func New(keys KeyFetcher, opts Options) *Verifier {
 		fetchTimeout:  opts.FetchTimeout,
 		cache:         make(map[string]cachedKey),
 		unknown:       make(map[string]time.Time),
+		es256:         newES256Verifier(),
 	}
 	if v.maxAge <= 0 {
 		v.maxAge = defaultMaxAge
@@ -200,18 +203,9 @@ func (v *Verifier) Verify(ctx context.Context, token string, body []byte) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	// jws.Verify parses the token again; WithKey pins ES256 and the key, so
-	// the header's alg and any jwk/jku/x5u in it are never used to choose
-	// them.
-	payload, err := jws.Verify([]byte(token), jws.WithKey(jwa.ES256, key), jws.WithCompact())
+	payload, err := v.verifySignature(token, tok, h, key)
 	if err != nil {
-		if jws.IsVerificationError(err) {
-			return Result{}, fmt.Errorf("%w: kid %q", ErrSignature, h.kid)
-		}
-		// jwx's header model is stricter than ours for some registered
-		// members (jwk, x5c, ...). Its error is not quoted: it may
-		// describe token contents.
-		return Result{}, fmt.Errorf("%w: kid %q: JWS rejected by the JOSE parser", ErrMalformed, h.kid)
+		return Result{}, err
 	}
 
 	c, err := parseClaims(payload)
@@ -235,10 +229,53 @@ func (v *Verifier) Verify(ctx context.Context, token string, body []byte) (Resul
 	sum := sha256.Sum256(body)
 	var want [2 * sha256.Size]byte
 	hex.Encode(want[:], sum[:])
-	if subtle.ConstantTimeCompare(want[:], []byte(c.bodySHA256)) != 1 {
+	if subtle.ConstantTimeCompare(want[:], c.bodySHA256) != 1 {
 		return Result{}, fmt.Errorf("%w: kid %q", ErrBodyMismatch, h.kid)
 	}
 	return Result{KeyID: h.kid, IssuedAt: issued.UTC()}, nil
+}
+
+// newES256Verifier returns jwx's ES256 signature verifier. It is stateless
+// (jwx creates a fresh one per jws.Verify call for the same purpose), so a
+// Verifier keeps one.
+func newES256Verifier() jws.Verifier {
+	v, err := jws.NewVerifier(jwa.ES256)
+	if err != nil {
+		panic("verify: jwx has no ES256 verifier: " + err.Error()) // jwx always registers ES256
+	}
+	return v
+}
+
+// verifySignature checks tok's ES256 signature with key and returns the
+// signed payload. The algorithm and the key are fixed by the caller, never
+// taken from the token (jwk, jku, x5u, ... are never used to choose them).
+//
+// Plaid's header has exactly alg, kid and typ, all checked by parseHeader;
+// for such a header jwx's own JWS parser would accept and decode exactly what
+// parseCompact did, so jwx's ES256 verifier checks the signature over the
+// signing input (the token up to its last '.': canonical base64url, so the
+// same bytes jwx would re-encode) without parsing the token a second time.
+// Any other header member sends the token through jws.Verify as a whole, so
+// jwx's stricter model of registered members (jwk, x5c, ...) still applies.
+func (v *Verifier) verifySignature(token string, tok compactJWS, h header, key *ecdsa.PublicKey) ([]byte, error) {
+	if h.onlyPlain {
+		dot := strings.LastIndexByte(token, '.')
+		if err := v.es256.Verify([]byte(token[:dot]), tok.signature, key); err != nil {
+			return nil, fmt.Errorf("%w: kid %q", ErrSignature, h.kid)
+		}
+		return tok.payload, nil
+	}
+	payload, err := jws.Verify([]byte(token), jws.WithKey(jwa.ES256, key), jws.WithCompact())
+	if err != nil {
+		if jws.IsVerificationError(err) {
+			return nil, fmt.Errorf("%w: kid %q", ErrSignature, h.kid)
+		}
+		// jwx's header model is stricter than ours for some registered
+		// members (jwk, x5c, ...). Its error is not quoted: it may
+		// describe token contents.
+		return nil, fmt.Errorf("%w: kid %q: JWS rejected by the JOSE parser", ErrMalformed, h.kid)
+	}
+	return payload, nil
 }
 
 // CachedKeys returns the number of live (not expired) keys in the cache, for

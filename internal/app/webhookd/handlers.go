@@ -120,8 +120,12 @@ func (h *webhookHandler) handle(c echo.Context) error {
 	if ack.Duplicate {
 		s.outcome = outcomeDuplicate
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	return c.JSONBlob(http.StatusOK, okBody)
 }
+
+// okBody is the 200 response: what c.JSON(200, map[string]string{"status":
+// "ok"}) writes, encoded once.
+var okBody = []byte(`{"status":"ok"}` + "\n")
 
 // readBody reads at most maxBodyBytes of the raw body, exactly once.
 func (h *webhookHandler) readBody(c echo.Context) ([]byte, error) {
@@ -148,15 +152,31 @@ func (h *webhookHandler) fail(s *summary, err error, outcome string) error {
 	return err
 }
 
-// finish writes the request's one log line and its metrics.
+// finish writes the request's one log line and its metrics. Every request
+// gets its line: accepted and duplicate webhooks at info (the trail from a
+// Plaid delivery to its stream sequence), rejections at warn with the reason
+// and the cause, failures on our side (publish, key fetch) at error.
 func (h *webhookHandler) finish(ctx context.Context, start time.Time, s *summary) {
 	took := h.now().Sub(start)
 	h.metrics.webhookHandled(s.env.WebhookType, s.env.WebhookCode, s.outcome, took)
-	attrs := []slog.Attr{
+	level := slog.LevelInfo
+	if s.err != nil {
+		level = slog.LevelWarn
+		if s.outcome == outcomePublishFailed || s.outcome == outcomeKeyUnavailable {
+			level = slog.LevelError
+		}
+	}
+	if !h.logger.Enabled(ctx, level) {
+		return
+	}
+	// At most 12 attributes: build them in a fixed array, not a growing
+	// slice on the heap.
+	var buf [12]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("outcome", s.outcome),
 		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 		slog.Int("body_bytes", s.bodyLength),
-	}
+	)
 	if s.env.WebhookType != "" {
 		attrs = append(attrs, slog.String("webhook_type", s.env.WebhookType), slog.String("webhook_code", s.env.WebhookCode))
 	}
@@ -178,13 +198,8 @@ func (h *webhookHandler) finish(ctx context.Context, start time.Time, s *summary
 	if s.reason != "" {
 		attrs = append(attrs, slog.String("reason", s.reason))
 	}
-	level := slog.LevelInfo
 	if s.err != nil {
 		attrs = append(attrs, slog.String("err", s.err.Error()))
-		level = slog.LevelWarn
-		if s.outcome == outcomePublishFailed || s.outcome == outcomeKeyUnavailable {
-			level = slog.LevelError
-		}
 	}
 	h.logger.LogAttrs(ctx, level, "webhook.received", attrs...)
 }

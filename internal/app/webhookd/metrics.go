@@ -1,6 +1,7 @@
 package webhookd
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,7 +31,23 @@ type metrics struct {
 	keyFetches      *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
 	publishDuration *prometheus.HistogramVec
+
+	// Children bound once, so a request does not hash its label values
+	// into the vectors: by outcome, by verification failure reason, and the
+	// two publish results. Values outside these sets go to the vectors.
+	durationByOutcome map[string]prometheus.Observer
+	failuresByReason  map[string]prometheus.Counter
+	publishOK         prometheus.Observer
+	publishError      prometheus.Observer
+	// handled caches webhooks_total children by (type, code, outcome).
+	// Type and code are set only for verified bodies (Plaid's small set of
+	// names), so it holds what the vector holds.
+	handledMu sync.RWMutex
+	handled   map[webhookKey]prometheus.Counter
 }
+
+// webhookKey is the label values of one webhookd_webhooks_total child.
+type webhookKey struct{ webhookType, webhookCode, outcome string }
 
 func newMetrics(reg prometheus.Registerer, cachedKeys func() int) *metrics {
 	f := promauto.With(reg)
@@ -66,18 +83,20 @@ func newMetrics(reg prometheus.Registerer, cachedKeys func() int) *metrics {
 	verifyReasons := []string{"missing_header", "malformed", "bad_alg", "unknown_key", "expired_key", "bad_signature", "stale", "future", "body_mismatch", "key_fetch_failed"}
 	keyFetchResults := []string{"ok", "unknown", "expired", "error", "throttled"}
 	requestOutcomes := []string{outcomeAccepted, outcomeDuplicate, outcomeTooLarge, outcomeUnreadable, outcomeUnverified, outcomeKeyUnavailable, outcomeMalformed, outcomeUnsafeName, outcomePublishFailed}
+	m.failuresByReason = make(map[string]prometheus.Counter, len(verifyReasons))
 	for _, r := range verifyReasons {
-		m.verifyFailures.WithLabelValues(r)
+		m.failuresByReason[r] = m.verifyFailures.WithLabelValues(r)
 	}
 	for _, r := range keyFetchResults {
 		m.keyFetches.WithLabelValues(r)
 	}
+	m.durationByOutcome = make(map[string]prometheus.Observer, len(requestOutcomes))
 	for _, o := range requestOutcomes {
-		m.requestDuration.WithLabelValues(o)
+		m.durationByOutcome[o] = m.requestDuration.WithLabelValues(o)
 	}
-	for _, r := range []string{"ok", "error"} {
-		m.publishDuration.WithLabelValues(r)
-	}
+	m.handled = make(map[webhookKey]prometheus.Counter)
+	m.publishOK = m.publishDuration.WithLabelValues("ok")
+	m.publishError = m.publishDuration.WithLabelValues("error")
 	return m
 }
 
@@ -89,18 +108,38 @@ func newRegistry() *prometheus.Registry {
 }
 
 func (m *metrics) webhookHandled(webhookType, webhookCode, outcome string, took time.Duration) {
-	m.webhooks.WithLabelValues(webhookType, webhookCode, outcome).Inc()
-	m.requestDuration.WithLabelValues(outcome).Observe(took.Seconds())
+	key := webhookKey{webhookType, webhookCode, outcome}
+	m.handledMu.RLock()
+	c, ok := m.handled[key]
+	m.handledMu.RUnlock()
+	if !ok {
+		c = m.webhooks.WithLabelValues(webhookType, webhookCode, outcome)
+		m.handledMu.Lock()
+		m.handled[key] = c
+		m.handledMu.Unlock()
+	}
+	c.Inc()
+	if o, ok := m.durationByOutcome[outcome]; ok {
+		o.Observe(took.Seconds())
+	} else {
+		m.requestDuration.WithLabelValues(outcome).Observe(took.Seconds())
+	}
 }
 
-func (m *metrics) verifyFailed(reason string) { m.verifyFailures.WithLabelValues(reason).Inc() }
+func (m *metrics) verifyFailed(reason string) {
+	if c, ok := m.failuresByReason[reason]; ok {
+		c.Inc()
+		return
+	}
+	m.verifyFailures.WithLabelValues(reason).Inc()
+}
 
 func (m *metrics) keyFetched(result string) { m.keyFetches.WithLabelValues(result).Inc() }
 
 func (m *metrics) published(err error, took time.Duration) {
-	result := "ok"
 	if err != nil {
-		result = "error"
+		m.publishError.Observe(took.Seconds())
+		return
 	}
-	m.publishDuration.WithLabelValues(result).Observe(took.Seconds())
+	m.publishOK.Observe(took.Seconds())
 }
