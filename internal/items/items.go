@@ -250,17 +250,33 @@ func (s *Service) Remove(ctx context.Context, owner events.Owner) error {
 	if err := (fetchjs.Publisher{JS: s.d.JS}).Publish(ctx, []fetch.Message{msg}); err != nil {
 		return fmt.Errorf("publish %s: %w", events.ItemEventType(events.ItemStatusRemoved), err)
 	}
-	if err := s.d.Tokens.Delete(ctx, key); err != nil && !errors.Is(err, bus.ErrNotFound) {
-		return err
-	}
+	// Clear the cursor and raise the epoch before the token goes: should
+	// the token's deletion fail, the owner stays registered in a new epoch
+	// (a retried DELETE finishes the job) rather than gone with an epoch a
+	// later registration would reuse.
 	tomb := bus.ItemState{Owner: key, Kind: owner.Kind, Environment: info.Environment, ResyncEpoch: st.ResyncEpoch + 1}
-	if rev == 0 {
-		_, err = s.d.States.Create(ctx, tomb)
-	} else {
-		_, err = s.d.States.Update(ctx, tomb, rev)
+	for attempt := 0; ; attempt++ {
+		if rev == 0 {
+			_, err = s.d.States.Create(ctx, tomb)
+		} else {
+			_, err = s.d.States.Update(ctx, tomb, rev)
+		}
+		if err == nil || attempt == 4 || !(errors.Is(err, bus.ErrConflict) || errors.Is(err, bus.ErrExists)) {
+			break
+		}
+		// A worker recorded bookkeeping meanwhile (it cannot move the
+		// cursor or the epoch: we hold the lease); write over it.
+		if _, rev, err = s.d.States.Get(ctx, key); errors.Is(err, bus.ErrNotFound) {
+			rev = 0
+		} else if err != nil {
+			break
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("clear sync state of %s: %w", key, err)
+	}
+	if err := s.d.Tokens.Delete(ctx, key); err != nil && !errors.Is(err, bus.ErrNotFound) {
+		return err
 	}
 	if err := s.d.Recurring.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("clear recurring snapshot of %s: %w", key, err)
