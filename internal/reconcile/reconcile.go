@@ -134,8 +134,9 @@ func (s *Sweeper) Run(ctx context.Context) {
 	}
 }
 
-// Sweep runs one sweep now, unless another replica is sweeping.
-func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
+// Sweep runs one sweep now, unless another replica is sweeping. OnSweep is
+// told what it did, also when it stopped early.
+func (s *Sweeper) Sweep(ctx context.Context) (res Result, err error) {
 	lease, err := s.leases.AcquireTask(ctx, taskName, s.opts.Holder)
 	if errors.Is(err, bus.ErrLeaseHeld) {
 		return Result{Skipped: true}, nil
@@ -147,6 +148,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = lease.Release(rctx)
+		s.opts.OnSweep(res)
 	}()
 
 	start := s.opts.Now()
@@ -167,7 +169,6 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	}
 	limiter := rate.NewLimiter(rate.Limit(s.opts.Rate), 1)
 	renewAt := s.opts.Now().Add(s.leases.TTL() / 3)
-	var res Result
 	for _, c := range creds {
 		st, ok := byOwner[c.Owner]
 		if !ok {
@@ -194,6 +195,5 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		}
 		res.Requested++
 	}
-	s.opts.OnSweep(res)
 	return res, nil
 }
