@@ -344,14 +344,24 @@ func TestUnknownItemIsAcked(t *testing.T) {
 	waitFor(t, "the webhook to be handled", func() bool { return p.outcome(fetch.OutcomeUnknownOwner) == 1 })
 }
 
+// TestBurstOfWebhooksCoalesces: 100 webhooks for one item during a slow sync
+// cost at most two syncs (the running one and one follow-up), and none is
+// lost.
 func TestBurstOfWebhooksCoalesces(t *testing.T) {
 	p := newPipeline(t, 4)
 	itemID := p.register(50)
-	// Hold every sync page for a while so the burst lands during a sync.
-	if err := p.sim.InjectFault("/transactions/sync", plaidsim.Fault{Count: 1000, Delay: 30 * time.Millisecond}); err != nil {
+	// Hold every sync page long enough for the whole burst to land while
+	// the first sync runs.
+	if err := p.sim.InjectFault("/transactions/sync", plaidsim.Fault{Count: 1000, Delay: time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	for range 100 {
+	p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
+	key, _ := events.OwnerKey(events.OwnerItem, itemID)
+	waitFor(t, "the first sync to start", func() bool {
+		_, err := p.leases.Holder(context.Background(), key)
+		return err == nil
+	})
+	for range 99 {
 		p.webhook("TRANSACTIONS", "SYNC_UPDATES_AVAILABLE", itemID)
 	}
 	// Messages that waited for the lease come back; count the final verdicts.
